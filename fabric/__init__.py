@@ -1,0 +1,1 @@
+"""Arrays of tiles, their configuration, the bit-exact golden model and Verilog generation."""

@@ -1,0 +1,32 @@
+"""Verilog generation for the engine's components."""
+
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from rtl.router import Router
+
+__all__ = ["TOPS", "write_verilog", "router_top"]
+
+
+def router_top(colors=4, depth=2, routes=None):
+    """The router as a top-level component; module name ``router``."""
+    return Router(colors=colors, depth=depth, routes=routes), "router"
+
+
+#: Components ``wafer verilog --top`` knows, with the keyword arguments each takes.
+TOPS = {
+    "router": router_top,
+}
+
+
+def write_verilog(component, name, out_dir):
+    """Write ``component`` as Verilog module ``name`` to ``out_dir/name.v``; returns the path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.v"
+    text = verilog.convert(component, name=name, emit_src=False)
+    tmp = path.with_suffix(".v.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,1 @@
+"""Host software: the `wafer` command line and (later) the weight-streaming stack."""
