@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/wafer demo
+	$(VPY) -m tb.demo
 
 test: $(STAMP)
 	$(VPY) -m pytest -n $(JOBS) -q
@@ -29,7 +29,7 @@ regress: $(STAMP)
 	$(VPY) -m pytest -n $(JOBS) -q -m regress
 
 bench: $(STAMP)
-	$(VENV)/bin/wafer bench router --write docs/results.md
+	$(VPY) -m tb.router.bench --write docs/results.md
 
 lint: $(STAMP)
 	$(VPY) -m tb.lint_router

@@ -1,5 +1,7 @@
 """Router testbench: clock, reset, route configuration, and lockstep traffic against the model."""
 
+from typing import NamedTuple
+
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
@@ -12,7 +14,14 @@ from rtl.route import Route
 
 from ..link import LinkPort
 
-__all__ = ["RouterTB"]
+__all__ = ["RouterTB", "RunResult"]
+
+
+class RunResult(NamedTuple):
+    """What one :meth:`RouterTB.run` observed on the RTL; cycles count from the run's start."""
+    cycles: int
+    emitted: list   #: per output port, ``[(cycle, Wavelet)]`` transfers out of the router
+    accepted: list  #: per input port, ``[(cycle, Wavelet)]`` transfers into the router
 
 
 class RouterTB:
@@ -61,14 +70,14 @@ class RouterTB:
         """Queue ``streams`` (``{port: [Wavelet]}``) and clock until both RTL and model drain,
         or until ``until(emitted)`` is true after a cycle.
 
-        Returns ``(cycles, emitted)`` with ``emitted[q]`` a list of ``(cycle, Wavelet)`` relative
-        to the start of this run.
+        Returns a :class:`RunResult`.
         """
         senders = self.senders
         for p, stream in streams.items():
             for w in stream:
                 senders[p].push(w)
         emitted = [[] for _ in PORTS]
+        accepted = [[] for _ in PORTS]
         start = self.cycle
         while (any(s.pending for s in senders) or self.model.buffered) \
                 and not (until and until(emitted)):
@@ -105,9 +114,11 @@ class RouterTB:
                     emitted[q].append((n, got[q]))
             assert got == expected, f"cycle {n}: outputs {got} != model {expected}"
             for p, sender in enumerate(senders):
-                sender.commit(ready[p])
+                w = sender.commit(ready[p])
+                if w is not None:
+                    accepted[p].append((n, w))
             self.cycle += 1
         await FallingEdge(self.dut.clk)
         for port in self.inputs:
             port.valid.value = 0
-        return self.cycle - start, emitted
+        return RunResult(self.cycle - start, emitted, accepted)

@@ -51,7 +51,7 @@ async def every_path(dut):
         await tb.configure(routes)
         streams = {p: [Wavelet(color, payload()) for _ in range(20)]}
         bp = Backpressure(SEED + i, COLORS, pause_rate=0.2, stall_rate=0.2)
-        _, emitted = await tb.run(streams, bp)
+        _, emitted, _ = await tb.run(streams, bp)
         check_functional(routes, streams, emitted)
         assert len(emitted[q]) == 20
         await tb.configure({color: Route()})
@@ -71,7 +71,7 @@ async def multicast(dut):
             await tb.configure(routes)
             streams = {p: [Wavelet(0, payload()) for _ in range(30)]}
             bp = Backpressure(SEED + fanout * 10 + p, COLORS, pause_rate=0.1, stall_rate=0.3)
-            _, emitted = await tb.run(streams, bp)
+            _, emitted, _ = await tb.run(streams, bp)
             check_functional(routes, streams, emitted)
             for q in tx:
                 assert [w for _, w in emitted[q]] == streams[p]
@@ -91,7 +91,7 @@ async def range_filter(dut):
         stream = [Wavelet(0, payload((max(lo - 2, 0), min(hi + 2, 0xFFFF))),
                           int(rng.random() < 0.1)) for _ in range(60)]
         bp = Backpressure(SEED + lo, COLORS, stall_rate=0.2)
-        _, emitted = await tb.run({Port.N: stream}, bp)
+        _, emitted, _ = await tb.run({Port.N: stream}, bp)
         check_functional(routes, {Port.N: stream}, emitted)
         ramp = [w for _, w in emitted[Port.RAMP]]
         assert ramp == [w for w in stream if w.control or lo <= w.index <= hi]
@@ -110,7 +110,7 @@ async def random_traffic(dut):
         await tb.configure(routes)
         streams = random_streams(rng, routes, RANDOM_WAVELETS // rounds)
         bp = Backpressure(SEED * 100 + r, COLORS, pause_rate=0.3, stall_rate=0.4)
-        _, emitted = await tb.run(streams, bp)
+        _, emitted, _ = await tb.run(streams, bp)
         check_functional(routes, streams, emitted)
 
 
@@ -129,14 +129,28 @@ async def stalled_color_does_not_block(dut):
     streams = {Port.W: [Wavelet(c, payload()) for _ in range(n) for c in (0, 1)]}
     stalled = Backpressure(SEED, COLORS, stalled_colors=[0])
     # Run with color 0 stalled until every color-1 wavelet is out; the rest stays buffered.
-    cycles, emitted = await tb.run(streams, stalled,
+    cycles, emitted, _ = await tb.run(streams, stalled,
                                    until=lambda emitted: len(emitted[Port.E]) == n)
     assert all(w.color == 1 for _, w in emitted[Port.E])
     if DEPTH >= 2:
         # Full rate for color 1: at most a fill latency of a few cycles above n.
         assert cycles <= n + DEPTH + 2, f"color 1 took {cycles} cycles for {n} wavelets"
     # Release color 0: every stalled wavelet arrives, in order, none lost or duplicated.
-    cycles, rest = await tb.run({}, Backpressure(SEED, COLORS))
+    cycles, rest, _ = await tb.run({}, Backpressure(SEED, COLORS))
     everything = [w for _, w in emitted[Port.E]] + [w for _, w in rest[Port.E]]
     assert sorted(everything) == sorted(streams[Port.W])
     assert [w for w in everything if w.color == 0] == [w for w in streams[Port.W] if w.color == 0]
+
+
+@cocotb.test()
+async def hop_latency(dut):
+    """Zero-load latency on every path: accepted at one edge, out at the next (1 cycle)."""
+    tb = await start(dut)
+    for i, (p, q) in enumerate(all_paths()):
+        color = i % COLORS
+        await tb.configure({color: Route(frozenset({p}), frozenset({q}))})
+        run = await tb.run({p: [Wavelet(color, i)]}, Backpressure(SEED, COLORS))
+        (t_in, _), = run.accepted[p]
+        (t_out, _), = run.emitted[q]
+        assert t_out - t_in == 1, f"{p.name}->{q.name}: {t_out - t_in} cycles"
+        await tb.configure({color: Route()})
