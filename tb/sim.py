@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def run_cocotb(*, unit, config_name, verilog_path, toplevel, test_module, params
 
     ``params`` (a JSON-serialisable dict) reaches the test through the ``WAFER_TB_PARAMS``
     environment variable. Waveforms (VCD) are written to ``sim_dir(unit, config_name)/dump.vcd``
-    when ``waves`` is true or the environment has ``WAVES=1``. ``optimize`` compiles the model
+    when ``waves`` is true or the environment has ``WAVES=1``. Build and simulation output go
+    to ``build.log`` and ``<test module>.log`` in that folder. ``optimize`` compiles the model
     with the C++ compiler's default optimisation; without it the model is compiled with ``-O0``,
     several times faster to build, which pays off wherever the Python testbench, not the model,
     sets the pace. Raises ``AssertionError`` if any cocotb test failed. Returns the path of the
@@ -41,6 +43,34 @@ def run_cocotb(*, unit, config_name, verilog_path, toplevel, test_module, params
     if not optimize:
         os.environ["MAKEFLAGS"] = f"{makeflags} {_NO_OPT}".strip()
     try:
+        _build(runner, verilog_path, toplevel, build_dir, waves)
+    finally:
+        os.environ["MAKEFLAGS"] = makeflags
+    log = build_dir / f"{test_module.rsplit('.', 1)[-1]}.log"
+    try:
+        results = runner.test(
+            test_module=test_module,
+            hdl_toplevel=toplevel,
+            build_dir=build_dir,
+            test_dir=build_dir,
+            testcase=testcase,
+            waves=waves,
+            extra_env={"WAFER_TB_PARAMS": json.dumps(params or {})},
+            timescale=("1ns", "1ps"),
+            log_file=log,
+        )
+    except SystemExit as exc:  # the runner exits when a test fails; report the failure instead
+        raise AssertionError(f"cocotb tests failed (exit {exc.code}); see {log}:\n"
+                             f"{_failure_excerpt(log)}") from None
+    failures = _count_failures(results)
+    assert failures == 0, f"{failures} cocotb test(s) failed; see {log}:\n{_failure_excerpt(log)}"
+    return results
+
+
+def _build(runner, verilog_path, toplevel, build_dir, waves):
+    log = build_dir / "build.log"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    try:
         runner.build(
             sources=[Path(verilog_path)],
             hdl_toplevel=toplevel,
@@ -48,22 +78,11 @@ def run_cocotb(*, unit, config_name, verilog_path, toplevel, test_module, params
             build_args=["-Wno-fatal"] + [f"-Wno-{w}" for w in WAIVERS],
             waves=waves,
             timescale=("1ns", "1ps"),
+            log_file=log,
         )
-    finally:
-        os.environ["MAKEFLAGS"] = makeflags
-    results = runner.test(
-        test_module=test_module,
-        hdl_toplevel=toplevel,
-        build_dir=build_dir,
-        test_dir=build_dir,
-        testcase=testcase,
-        waves=waves,
-        extra_env={"WAFER_TB_PARAMS": json.dumps(params or {})},
-        timescale=("1ns", "1ps"),
-    )
-    failures = _count_failures(results)
-    assert failures == 0, f"{failures} cocotb test(s) failed; see {results}"
-    return results
+    except subprocess.CalledProcessError:
+        raise AssertionError(f"Verilator build failed; see {log}:\n"
+                             f"{_failure_excerpt(log, 'rror')}") from None
 
 
 def _count_failures(results_xml):
@@ -73,3 +92,12 @@ def _count_failures(results_xml):
         return 1
     return sum(1 for case in cases
                if case.find("failure") is not None or case.find("error") is not None)
+
+
+def _failure_excerpt(log, marker=" failed", lines=60):
+    """The lines of a log from its first line containing ``marker``, for assertion messages."""
+    text = Path(log).read_text(errors="replace").splitlines() if Path(log).exists() else []
+    for i, line in enumerate(text):
+        if marker in line:
+            return "\n".join(text[i:i + lines])
+    return "\n".join(text[-lines:])

@@ -25,7 +25,8 @@ class _Special(data.Struct):
 
 
 class _Unpacked(data.Struct):
-    """Operands ordered by magnitude, x >= y: value = sig * 2**(exp - 150) each."""
+    """Operands ordered by magnitude, abs(x) >= abs(y): x = sig_x * 2**(exp - 150) and
+    y = sig_y * 2**(exp - shift - 150)."""
     special: _Special
     sign: 1             # sign of x, hence of any nonzero sum
     sub: 1              # effective subtraction (operand signs differ)
