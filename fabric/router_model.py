@@ -63,6 +63,7 @@ class RouterModel:
         self.fifos = [deque() for _ in range(colors * NPORTS)]
         self.sent = [0] * (colors * NPORTS)
         self.arbiters = [RoundRobinModel(colors * NPORTS) for _ in PORTS]
+        self._grants = [None] * NPORTS
 
     def configure(self, color, route):
         """Write one route table row (takes effect for the next cycle, like ``cfg``)."""
@@ -76,17 +77,11 @@ class RouterModel:
                 mask |= 1 << c
         return mask
 
-    def step(self, offered, out_ready):
-        """Advance one clock cycle.
-
-        Args:
-            offered: per input port, the wavelet driven with ``valid`` or ``None``.
-            out_ready: per output port, the receiver's ready mask.
-
-        Returns ``(accepted, emitted)``: per input port whether its wavelet was taken, and per
-        output port the wavelet transferred out this cycle or ``None``.
-        """
-        grants = [None] * NPORTS
+    def emit(self, out_ready):
+        """The combinational half of a cycle: per output port, the wavelet transferred out this
+        cycle (or ``None``), given the receivers' ready masks ``out_ready``. Changes no state;
+        :meth:`commit` completes the cycle."""
+        self._grants = [None] * NPORTS
         emitted = [None] * NPORTS
         for q in PORTS:
             requests = []
@@ -97,16 +92,23 @@ class RouterModel:
                                 and (out_ready[q] >> c) & 1 and _delivers(route, q, fifo[0]))
             k = self.arbiters[q].grant(requests)
             if k is not None:
-                grants[q] = k
+                self._grants[q] = k
                 emitted[q] = self.fifos[k][0]
-                self.arbiters[q].advance(k)
+        return emitted
 
+    def commit(self, offered):
+        """The clock edge ending the cycle :meth:`emit` computed. ``offered``: per input port,
+        the wavelet driven with ``valid`` or ``None``. Returns per input port whether it was
+        taken."""
+        grants = self._grants
         accepted = [False] * NPORTS
         for p in PORTS:
             w = offered[p]
             accepted[p] = w is not None and bool((self.ready(p) >> w.color) & 1)
-
-        # Clock edge: pop finished heads, then push accepted wavelets.
+        for q in PORTS:
+            if grants[q] is not None:
+                self.arbiters[q].advance(grants[q])
+        # Pop finished heads, then push accepted wavelets.
         all_ports = (1 << NPORTS) - 1
         for k, fifo in enumerate(self.fifos):
             if not fifo:
@@ -125,7 +127,20 @@ class RouterModel:
             if accepted[p]:
                 w = offered[p]
                 self.fifos[w.color * NPORTS + p].append(Wavelet(w.color, w.payload, w.control))
-        return accepted, emitted
+        return accepted
+
+    def step(self, offered, out_ready):
+        """Advance one clock cycle: :meth:`emit` then :meth:`commit`.
+
+        Args:
+            offered: per input port, the wavelet driven with ``valid`` or ``None``.
+            out_ready: per output port, the receiver's ready mask.
+
+        Returns ``(accepted, emitted)``: per input port whether its wavelet was taken, and per
+        output port the wavelet transferred out this cycle or ``None``.
+        """
+        emitted = self.emit(out_ready)
+        return self.commit(offered), emitted
 
     @property
     def buffered(self):

@@ -1,0 +1,44 @@
+"""Parameters of the processing element and their validation."""
+
+from typing import NamedTuple
+
+from ..wavelet import check_colors
+
+__all__ = ["PeParams", "check_pe_params", "MAX_WORDS", "MAX_LEN", "MAX_FIFO_DEPTH"]
+
+#: Largest memory or accumulator array (words): addresses are 16 bits everywhere.
+MAX_WORDS = 1 << 16
+#: Largest vector length: the task table's ``len`` field is 16 bits.
+MAX_LEN = (1 << 16) - 1
+#: Largest input or output FIFO depth (wavelets); deeper FIFOs only cost area.
+MAX_FIFO_DEPTH = 64
+
+
+class PeParams(NamedTuple):
+    """Validated PE parameters (see :class:`rtl.pe.Pe` for their meaning)."""
+    colors: int
+    mem_words: int
+    acc_words: int
+    max_len: int
+    in_depth: int
+    out_depth: int
+
+
+def _check_int(value, lo, hi, what):
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ValueError(f"{what} must be an integer between {lo} and {hi}, not {value!r}")
+    return value
+
+
+def check_pe_params(colors=4, mem_words=4096, acc_words=1024, max_len=64, in_depth=4,
+                    out_depth=4):
+    """Validate PE parameters; returns a :class:`PeParams`. Raises ``ValueError`` naming the
+    bad value."""
+    return PeParams(
+        colors=check_colors(colors),
+        mem_words=_check_int(mem_words, 1, MAX_WORDS, "Memory size (words)"),
+        acc_words=_check_int(acc_words, 1, MAX_WORDS, "Accumulator count"),
+        max_len=_check_int(max_len, 1, MAX_LEN, "Maximum vector length"),
+        in_depth=_check_int(in_depth, 1, MAX_FIFO_DEPTH, "Input FIFO depth"),
+        out_depth=_check_int(out_depth, 1, MAX_FIFO_DEPTH, "Output FIFO depth"),
+    )

@@ -1,0 +1,2 @@
+"""cocotb testbench of the processing element (:class:`rtl.pe.Pe`), its workloads and
+benchmarks."""

@@ -1,0 +1,291 @@
+"""The PE's golden model on its own: results against numpy float references, the task table
+layout, and properties of the cycle model (costs per op, utilisation, timing never changing
+results)."""
+
+import numpy as np
+import pytest
+
+from fabric.pe_model import PeModel, simulate_pe
+from fabric.pe_task import PeProgram, Task
+from fabric.traffic import Backpressure
+from fabric.wavelet import Wavelet
+from rtl.pe.ports import Target
+from rtl.pe.task import Command
+from tb.pe.workloads import axpy_problem, mac_problem, random_fp16, small_ints
+
+DENSITIES = [1.0, 0.5, 0.1, 0.01]
+
+
+def loaded(program):
+    model = PeModel(**program.params._asdict())
+    for write in program.config_writes():
+        model.configure(*write)
+    return model
+
+
+def as_f64(bits16):
+    return np.asarray(bits16, dtype=np.uint16).view(np.float16).astype(np.float64)
+
+
+def as_f32(bits32):
+    return np.asarray(bits32, dtype=np.uint32).view(np.float32).astype(np.float64)
+
+
+def f32_bits(x):
+    return np.asarray(x, dtype=np.float32).view(np.uint32)
+
+
+def assert_close_fp16(got, want, magnitude):
+    """``got`` within fp16 precision (2**-11 relative) of ``want``, relative to the sum of the
+    magnitudes of the terms that formed it."""
+    tol = 2.0 ** -11 * magnitude + 2.0 ** -24
+    bad = np.abs(got - want) > tol
+    assert not bad.any(), f"{bad.sum()} values off, first: {got[bad][:3]} vs {want[bad][:3]}"
+
+
+def test_task_entry_bit_positions():
+    """The table row layout of docs/pe.md, computed by hand."""
+    task = Task("MAC", len=8, mem_a=1, mem_b=2, acc=3, index_base=4, out_color=5, jbits=6,
+                zero_skip=True, relu=True, sparse_out=True)
+    want = (1 | 2 << 16 | 3 << 32 | 4 << 48 | 3 << 64 | 1 << 67 | 1 << 68 | 1 << 69
+            | 5 << 70 | 6 << 75 | 8 << 79)
+    assert task.entry() == want
+    assert task.words() == [want & (2 ** 64 - 1), want >> 64]
+    back = Task.from_entry(want)
+    assert (back.op.name, back.len, back.jbits, back.out_color, back.zero_skip) == \
+        ("MAC", 8, 6, 5, 1)
+
+
+def test_program_loads_through_config_writes():
+    tasks = {0: Task("AXPY", len=4, rows=2), 3: Task("REDUCE", len=3, acc=100, out_color=1)}
+    program = PeProgram(tasks, mem={10: [1, 2]}, acc={7: [0xDEADBEEF]})
+    model = loaded(program)
+    for color, task in program.tasks.items():
+        assert [model.peek(Target.TASK, 2 * color + w) for w in (0, 1)] == task.words()
+    assert model.peek(Target.MEM, 11) == 2 and model.peek(Target.ACC, 7) == 0xDEADBEEF
+    assert model.peek(Target.MEM, 4096) == 0 and model.peek(Target.TASK, 8) == 0
+
+
+@pytest.mark.parametrize("density", DENSITIES)
+def test_axpy_matches_numpy(density):
+    rng = np.random.default_rng(int(density * 1000))
+    n, rows = 16, 200
+    params = PeModel().params
+    prob = axpy_problem(rng, params, color=2, length=n, rows=rows, density=density)
+    model = loaded(prob.program)
+    for w in prob.wavelets:
+        assert model.process(w) == []
+    weights = as_f64(prob.data["weights"]).reshape(rows, n)
+    x = as_f64(prob.data["x"])
+    terms = x[:, None] * weights
+    assert_close_fp16(as_f32(model.acc[:n]), terms.sum(axis=0), np.abs(terms).sum(axis=0))
+    nonzero = sum(1 for w in prob.wavelets if w.value & 0x7FFF)
+    assert model.counters["fmac_issues"] == nonzero * n
+    assert model.counters["zeros_skipped"] == len(prob.wavelets) - nonzero
+
+
+@pytest.mark.parametrize("density", DENSITIES)
+def test_mac_matches_numpy(density):
+    rng = np.random.default_rng(int(density * 1000) + 1)
+    n, rows, cols, jbits = 8, 12, 100, 7
+    prob = mac_problem(rng, PeModel().params, color=0, length=n, rows=rows, cols=cols,
+                       density=density, jbits=jbits, mem_a=64, acc=32)
+    model = loaded(prob.program)
+    for w in prob.wavelets:
+        model.process(w)
+    x = as_f64(prob.data["x"]).reshape(cols, n)
+    w = as_f64(prob.data["w"])
+    terms = np.abs(w) @ np.abs(x)
+    got = as_f32(model.acc[32:32 + rows * n]).reshape(rows, n)
+    assert_close_fp16(got, w @ x, terms)
+
+
+def test_grad_is_a_sequential_fp32_sum():
+    """Each GRAD output is sum_b y[i][b] * x[j][b] added in b order, rounding after every add
+    (numpy float32 does the same for normal values: the fp16 products are exact in float32)."""
+    rng = np.random.default_rng(5)
+    n, rows, cols, jbits = 24, 5, 7, 3
+    x, y = random_fp16(rng, cols * n), random_fp16(rng, rows * n)
+    task = Task("GRAD", len=n, mem_a=0, mem_b=500, rows=rows, cols=cols, jbits=jbits,
+                out_color=3)
+    model = loaded(PeProgram({1: task}, mem={0: x.tolist(), 500: y.tolist()}))
+    xf, yf = as_f64(x).reshape(cols, n), as_f64(y).reshape(rows, n)
+    for i in range(rows):
+        for j in range(cols):
+            (out,) = model.process(Wavelet.half(1, 0, i << jbits | j))
+            s = np.float32(0)
+            for b in range(n):
+                s = np.float32(s + np.float32(yf[i, b]) * np.float32(xf[j, b]))
+            assert out == Wavelet(3, int(f32_bits(s)))
+            assert_close_fp16(as_f32([out.payload]), np.array([yf[i] @ xf[j]]),
+                              np.array([np.abs(yf[i]) @ np.abs(xf[j])]))
+
+
+def test_reduce_chain_with_sparse_relu_at_the_end():
+    """A row of PEs: the first drains its partial sums (dense fp32), each next one adds its
+    own (REDUCE), the last applies ReLU and sends only the non-zero fp16 results."""
+    rng = np.random.default_rng(7)
+    n, pes = 32, 5
+    partials = rng.standard_normal((pes, n)).astype(np.float32)
+    partials[:, :4] = 0                         # some outputs are exactly zero
+    models = []
+    for k in range(pes):
+        last = k == pes - 1
+        task = Task("REDUCE", len=n, acc=10, out_color=1, sparse_out=last, relu=last,
+                    index_base=1000)
+        models.append(loaded(PeProgram({0: task}, acc={10: f32_bits(partials[k]).tolist()})))
+    stream = models[0].process(Wavelet(0, Command.DRAIN.value, 1))
+    assert [w.payload for w in stream] == f32_bits(partials[0]).tolist()
+    for model in models[1:]:
+        stream = [out for w in stream for out in model.process(Wavelet(0, w.payload))]
+    want = np.maximum(partials.astype(np.float64).sum(axis=0), 0)
+    nonzero = np.flatnonzero(want.astype(np.float16))
+    assert [w.index for w in stream] == (1000 + nonzero).tolist()
+    assert_close_fp16(as_f64([w.value for w in stream]), want[nonzero],
+                      np.abs(partials).sum(axis=0)[nonzero] + np.abs(want[nonzero]))
+    assert all(w.color == 1 and w.control == 0 for w in stream)
+
+
+def test_drain_and_clear():
+    acc = f32_bits([1.0, -2.0, 0.0, 3.5, -0.0, 70000.0])
+    task = Task("AXPY", len=6, acc=2, index_base=40, sparse_out=True, relu=True, rows=1)
+    model = loaded(PeProgram({0: task}, acc={2: acc.tolist()}))
+    out = model.process(Wavelet(0, Command.DRAIN_CLEAR.value, 1))
+    # ReLU drops the negatives and zeros; 70000 is beyond fp16: inf.
+    assert out == [Wavelet.half(0, 0x3C00, 40), Wavelet.half(0, 0x4300, 43),
+                   Wavelet.half(0, 0x7C00, 45)]
+    assert model.acc[2:8].tolist() == [0] * 6
+    assert model.process(Wavelet(0, Command.DRAIN.value, 1)) == []
+    assert model.process(Wavelet(0, 7, 1)) == [] and model.counters["errors"] == 1
+
+
+def test_zero_skip_saves_work_not_results():
+    """With finite weights, x + (+-0) = x and +0 + (+-0) = +0, so skipping zeros cannot change
+    an accumulator that started at +0."""
+    params = PeModel().params
+    results = {}
+    for skip in (False, True):
+        # The same seed gives the same problem; only the task's zero_skip differs.
+        prob = axpy_problem(np.random.default_rng(3), params, color=0, length=8, rows=300,
+                            density=0.3, zero_skip=skip, send_zeros=1.0)
+        model = loaded(prob.program)
+        for w in prob.wavelets:
+            model.process(w)
+        results[skip] = (model.acc.copy(), dict(model.counters))
+    zeros = sum(1 for w in prob.wavelets if not w.value & 0x7FFF)
+    assert zeros > 100
+    assert np.array_equal(results[False][0], results[True][0])
+    assert results[False][1]["fmac_issues"] - results[True][1]["fmac_issues"] == 8 * zeros
+    assert results[True][1]["zeros_skipped"] == zeros
+    assert results[False][1]["zeros_skipped"] == 0
+
+
+def test_no_task_and_errors():
+    model = loaded(PeProgram({1: Task("STORE", mem_a=4000, rows=96)}))
+    model.process(Wavelet.half(0, 1, 1))            # no task
+    model.process(Wavelet(2, 1, 1))                 # control on a no-task color
+    model.process(Wavelet.half(1, 5, 95))           # last word of mem
+    model.process(Wavelet.half(1, 5, 96))           # one past: error
+    assert model.counters["no_task"] == 2 and model.no_task_seen
+    assert model.counters["errors"] == 1
+    assert model.mem[4095] == 5
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_timing_never_changes_results(seed):
+    """The cycle-exact run under random input gaps and output backpressure emits the same
+    wavelets and leaves the same memories and counters as the functional run."""
+    rng = np.random.default_rng(seed)
+    params = PeModel(out_depth=2).params
+    prob = mac_problem(rng, params, color=1, length=3, rows=6, cols=20, density=0.4,
+                       jbits=5, special_rate=0.05)
+    tasks = dict(prob.program.tasks)
+    tasks[2] = Task("REDUCE", len=18, acc=0, out_color=0, sparse_out=True, relu=True)
+    program = PeProgram(tasks, mem={a: [v] for a, v in prob.program.mem.items()},
+                        out_depth=2)
+    stream = prob.wavelets + [Wavelet(2, int(f32_bits(0.25))), Wavelet(2, 3, 1),
+                              Wavelet(3, 0, 0)]
+    functional = loaded(program)
+    want = [out for w in stream for out in functional.process(w)]
+    timed = loaded(program)
+    bp = Backpressure(seed, params.colors, ports=2, pause_rate=0.4, stall_rate=0.5)
+    cycles, emitted = simulate_pe(timed, stream, bp)
+    assert [w for _, w in emitted] == want
+    assert np.array_equal(timed.mem, functional.mem)
+    assert np.array_equal(timed.acc, functional.acc)
+    for name in ("fmac_issues", "zeros_skipped", "no_task", "errors"):
+        assert timed.counters[name] == functional.counters[name], name
+    assert timed.counters["wavelets_in"] == len(stream)
+    assert timed.counters["wavelets_out"] == len(want)
+    assert timed.counters["busy_cycles"] + timed.counters["idle_cycles"] == cycles
+    fast, _ = simulate_pe(loaded(program), stream)
+    assert fast <= cycles       # gaps and backpressure never make it faster
+
+
+def _cycles(program, stream, backpressure=None):
+    return simulate_pe(loaded(program), stream, backpressure)[0]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6, 8, 13])
+def test_accumulation_hazard_costs(n):
+    """AXPY wavelets all accumulate into the same row: each costs max(len, 5) cycles."""
+    program = PeProgram({0: Task("AXPY", len=n, rows=4)})
+    streams = [[Wavelet.half(0, 0x3C00, k % 4) for k in range(count)] for count in (10, 30)]
+    c10, c30 = (_cycles(program, s) for s in streams)
+    assert c30 - c10 == 20 * max(n, 5)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 8])
+def test_grad_costs(n):
+    program = PeProgram({0: Task("GRAD", len=n, mem_b=64, rows=4, cols=4, jbits=2)})
+    streams = [[Wavelet.half(0, 0, k % 16) for k in range(count)] for count in (10, 30)]
+    c10, c30 = (_cycles(program, s) for s in streams)
+    assert c30 - c10 == 20 * (4 * n - 2)
+
+
+@pytest.mark.parametrize("n", [8, 16, 32])
+def test_streamed_mac_utilisation(n):
+    """Weights back to back: after a fixed fill latency, one FMAC every cycle."""
+    rng = np.random.default_rng(n)
+    prob = mac_problem(rng, PeModel().params, color=0, length=n, rows=8, cols=16, density=1.0,
+                       jbits=4, send_zeros=0.0)
+    model = loaded(prob.program)
+    cycles, _ = simulate_pe(model, prob.wavelets)
+    issues = model.counters["fmac_issues"]
+    assert issues == len(prob.wavelets) * n
+    assert issues / cycles >= 0.95
+    # Fill and drain: input FIFO, decode, sequencer load, 10 pipeline stages.
+    assert cycles == issues + 13
+
+
+def test_zero_wavelets_cost_one_cycle():
+    program = PeProgram({0: Task("MAC", len=8, rows=1, cols=1, zero_skip=True)})
+    zeros = [[Wavelet.half(0, 0x8000 * (k % 2), 0) for k in range(count)] for count in (10, 50)]
+    c10, c50 = (_cycles(program, s) for s in zeros)
+    assert c50 - c10 == 40
+    # Behind a busy sequencer they cost nothing.
+    dense = [Wavelet.half(0, 0x3C00, 0)] * 10
+    mixed = [w for d in dense for w in (d, Wavelet.half(0, 0, 0), Wavelet.half(0, 0, 0))]
+    assert _cycles(program, mixed) == _cycles(program, dense)
+
+
+def test_reduce_latency():
+    """A lone REDUCE: accepted in cycle 0, its result leaves in cycle 14."""
+    model = loaded(PeProgram({0: Task("REDUCE", len=1, out_color=2)}))
+    _, emitted = simulate_pe(model, [Wavelet(0, 0x3F800000)])
+    assert emitted == [(14, Wavelet(2, 0x3F800000))]
+
+
+def test_model_speed_allows_large_runs():
+    """The cycle model is fast enough for workloads far beyond RTL simulation (a smoke test
+    of about 20,000 cycles)."""
+    prob = mac_problem(np.random.default_rng(1), PeModel().params, color=0, length=16,
+                       rows=8, cols=16, density=1.0, jbits=4, send_zeros=0.0)
+    cycles, _ = simulate_pe(loaded(prob.program), prob.wavelets * 10)
+    assert cycles > 20_000
+
+
+def test_small_int_helpers_are_exact():
+    rng = np.random.default_rng(0)
+    values = small_ints(rng, 100)
+    assert np.array_equal(as_f64(values), np.round(as_f64(values)))
