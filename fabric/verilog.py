@@ -4,9 +4,10 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
+from rtl.pe import Pe
 from rtl.router import Router
 
-__all__ = ["TOPS", "write_verilog", "router_top"]
+__all__ = ["TOPS", "write_verilog", "router_top", "pe_top"]
 
 
 def router_top(colors=4, depth=2, routes=None):
@@ -14,9 +15,17 @@ def router_top(colors=4, depth=2, routes=None):
     return Router(colors=colors, depth=depth, routes=routes), "router"
 
 
+def pe_top(colors=4, depth=4, mem_words=4096, **pe_params):
+    """The processing element as a top-level component; module name ``pe``. ``depth`` sets
+    both its input and output FIFO depths."""
+    return Pe(colors=colors, in_depth=depth, out_depth=depth, mem_words=mem_words,
+              **pe_params), "pe"
+
+
 #: Components ``wafer verilog --top`` knows, with the keyword arguments each takes.
 TOPS = {
     "router": router_top,
+    "pe": pe_top,
 }
 
 

@@ -62,6 +62,9 @@ def run_cocotb(*, unit, config_name, verilog_path, toplevel, test_module, params
     except SystemExit as exc:  # the runner exits when a test fails; report the failure instead
         raise AssertionError(f"cocotb tests failed (exit {exc.code}); see {log}:\n"
                              f"{_failure_excerpt(log)}") from None
+    if not Path(results).exists():
+        raise AssertionError(f"cocotb wrote no results; see {log}:\n"
+                             f"{_failure_excerpt(log, 'Error')}")
     failures = _count_failures(results)
     assert failures == 0, f"{failures} cocotb test(s) failed; see {log}:\n{_failure_excerpt(log)}"
     return results

@@ -6,14 +6,14 @@ from sw.cli import main
 from tb.verilator import lint
 
 
-@pytest.mark.parametrize("colors", [1, 24])
-def test_router_verilog_lints_clean(tmp_path, capsys, colors):
-    assert main(["verilog", "--top", "router", "--colors", str(colors), "-o", str(tmp_path)]) == 0
+@pytest.mark.parametrize("top,colors", [("router", 1), ("router", 24), ("pe", 4)])
+def test_verilog_lints_clean(tmp_path, capsys, top, colors):
+    assert main(["verilog", "--top", top, "--colors", str(colors), "-o", str(tmp_path)]) == 0
     path = capsys.readouterr().out.strip()
-    assert path == str(tmp_path / "router.v")
+    assert path == str(tmp_path / f"{top}.v")
     text = open(path).read()
-    assert "module router(" in text
-    ok, output = lint(path, top="router")
+    assert f"module {top}(" in text
+    ok, output = lint(path, top=top)
     assert ok, output
 
 
@@ -33,5 +33,5 @@ def test_verilog_rejects_bad_parameters(capsys, tmp_path):
         "wafer verilog: error: Color count must be an integer between 1 and 24, not 25")
     assert main(["verilog", "--top", "cpu", "-o", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == (
-        "wafer verilog: error: Top must be one of router, not 'cpu'")
+        "wafer verilog: error: Top must be one of pe, router, not 'cpu'")
     assert not (tmp_path / "router.v").exists()

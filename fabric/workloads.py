@@ -1,0 +1,127 @@
+"""Mappings of linear algebra onto the array (brief section 4), as array programs.
+
+``gemv_program`` is the gemv-checkerboard pattern: the matrix is resident, split into blocks
+(rows of the array own output rows, columns own input features); the non-zeros of ``x`` stream
+down each column as ``(fp16 value, local index)`` wavelets and trigger indexed AXPYs; after
+that phase a DRAIN control wavelet starts the chain reduction of each row toward the east edge,
+whose last PE sends only the non-zero results as ``(fp16 value, output index)``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rtl.pe import Command
+from rtl.ports import Port
+from rtl.route import Route
+
+from .pe_task import Task
+from .program import ArrayProgram, TileProgram
+from .wavelet import Wavelet
+
+__all__ = ["split", "to_fp16_bits", "from_fp16_bits", "Workload", "gemv_program",
+           "collect_vector"]
+
+#: Colors of the GEMV mapping: x down the columns, partial sums east (two, alternating, so a
+#: tile's incoming and outgoing partial sums never share a color).
+X_COLOR, PARTIAL_COLORS = 0, (1, 2)
+
+
+def split(n, parts):
+    """``parts`` contiguous ranges covering ``range(n)``, the first ones one longer."""
+    base, extra = divmod(n, parts)
+    bounds = [0]
+    for k in range(parts):
+        bounds.append(bounds[-1] + base + (k < extra))
+    return [range(bounds[k], bounds[k + 1]) for k in range(parts)]
+
+
+def to_fp16_bits(a):
+    """Round an array to fp16 (round to nearest even) and return its bit patterns."""
+    return np.asarray(a, dtype=np.float64).astype(np.float16).view(np.uint16)
+
+
+def from_fp16_bits(bits):
+    return np.asarray(bits, dtype=np.uint16).view(np.float16)
+
+
+@dataclass
+class Workload:
+    """An array program and its input phases: ``phases`` is a list of
+    ``{(edge, position): [Wavelet]}``, each entering after the array went quiet from the
+    previous one. ``outputs`` says where results leave: ``(edge, position)`` list."""
+    program: ArrayProgram
+    phases: list
+    outputs: list
+    length: int     #: length of the result vector
+
+
+def _check_finite(name, a):
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} holds NaN or infinite values")
+    if np.any(np.abs(a) > 65504):
+        raise ValueError(f"{name} holds values beyond the fp16 range (|v| > 65504)")
+
+
+def gemv_program(a, x, rows=4, cols=4, relu=False, **pe_params):
+    """``y = A x`` (optionally ReLU) on a ``rows`` x ``cols`` array; A resident, non-zero x
+    streamed. Raises ``ValueError`` for mismatched shapes, non-finite values, and blocks that do
+    not fit a PE."""
+    a, x = np.asarray(a, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    if a.ndim != 2 or x.ndim != 1 or a.shape[1] != x.shape[0]:
+        raise ValueError(f"Matrix of shape {a.shape} cannot multiply a vector of shape "
+                         f"{x.shape}")
+    _check_finite("The matrix", a)
+    _check_finite("The vector", x)
+    m, n = a.shape
+    row_parts, col_parts = split(m, rows), split(n, cols)
+    a16, x16 = to_fp16_bits(a), to_fp16_bits(x)
+    tiles = {}
+    for r, rows_r in enumerate(row_parts):
+        for c, cols_c in enumerate(col_parts):
+            routes = {}
+            below = r + 1 < rows
+            here = len(rows_r) > 0
+            tx = ({Port.RAMP} if here else set()) | ({Port.S} if below else set())
+            if tx:
+                routes[X_COLOR] = Route(frozenset({Port.N}), frozenset(tx))
+            tasks, mem = {}, {}
+            if here:
+                p_out = PARTIAL_COLORS[c % 2]
+                last = c == cols - 1
+                # Block in AXPY layout: column j of the block is contiguous, len = rows here.
+                block = a16[np.ix_(list(rows_r), list(cols_c))]
+                mem[0] = block.T.reshape(-1).tolist() if block.size else []
+                output = dict(out_color=p_out, sparse_out=last, relu=relu and last,
+                              index_base=rows_r.start)
+                tasks[X_COLOR] = Task("AXPY", len=len(rows_r), rows=max(len(cols_c), 1),
+                                      mem_a=0, acc=0, zero_skip=True,
+                                      **(output if c == 0 else {}))
+                if c > 0:
+                    p_in = PARTIAL_COLORS[(c - 1) % 2]
+                    tasks[p_in] = Task("REDUCE", len=len(rows_r), acc=0, **output)
+                    routes[p_in] = Route(frozenset({Port.W}), frozenset({Port.RAMP}))
+                routes[p_out] = Route(frozenset({Port.RAMP}), frozenset({Port.E}))
+                if not mem[0]:
+                    del mem[0]
+            # Accumulators start from +0 whatever an earlier program left in them.
+            acc = {0: [0] * len(rows_r)} if here else {}
+            tiles[(r, c)] = TileProgram(routes=routes, tasks=tasks, mem=mem, acc=acc)
+    stream_phase = {}
+    for c, cols_c in enumerate(col_parts):
+        stream_phase[(Port.N, c)] = [Wavelet.half(X_COLOR, int(x16[j]), j - cols_c.start)
+                                     for j in cols_c if x16[j] & 0x7FFF]
+    drain_phase = {(Port.N, 0): [Wavelet(X_COLOR, Command.DRAIN_CLEAR.value, control=1)]}
+    inputs = {(Port.N, c): [] for c in range(cols)}
+    program = ArrayProgram(rows, cols, tiles, inputs, **pe_params)
+    outputs = [(Port.E, r) for r in range(rows)]
+    return Workload(program, [stream_phase, drain_phase], outputs, m)
+
+
+def collect_vector(outputs, length):
+    """The fp32 result vector from ``(value, index)`` output wavelets (absent = +0)."""
+    y = np.zeros(length, dtype=np.float32)
+    for stream in outputs:
+        for _, w in stream:
+            y[w.index] = from_fp16_bits([w.value])[0]
+    return y
