@@ -1,4 +1,4 @@
-"""Mappings of linear algebra onto the array (brief section 4), as array programs.
+"""Sparse GEMV in the checkerboard pattern.
 
 ``gemv_program`` is the gemv-checkerboard pattern: the matrix is resident, split into blocks
 (rows of the array own output rows, columns own input features); the non-zeros of ``x`` stream
@@ -7,60 +7,22 @@ that phase a DRAIN control wavelet starts the chain reduction of each row toward
 whose last PE sends only the non-zero results as ``(fp16 value, output index)``.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from rtl.pe import Command
 from rtl.ports import Port
 from rtl.route import Route
 
-from .pe_task import Task
-from .program import ArrayProgram, TileProgram
-from .wavelet import Wavelet
+from ..pe_task import Task
+from ..program import ArrayProgram, TileProgram
+from ..wavelet import Wavelet
+from .common import Workload, check_finite, split, to_fp16_bits
 
-__all__ = ["split", "to_fp16_bits", "from_fp16_bits", "Workload", "gemv_program",
-           "collect_vector"]
+__all__ = ["gemv_program", "X_COLOR", "PARTIAL_COLORS"]
 
 #: Colors of the GEMV mapping: x down the columns, partial sums east (two, alternating, so a
 #: tile's incoming and outgoing partial sums never share a color).
 X_COLOR, PARTIAL_COLORS = 0, (1, 2)
-
-
-def split(n, parts):
-    """``parts`` contiguous ranges covering ``range(n)``, the first ones one longer."""
-    base, extra = divmod(n, parts)
-    bounds = [0]
-    for k in range(parts):
-        bounds.append(bounds[-1] + base + (k < extra))
-    return [range(bounds[k], bounds[k + 1]) for k in range(parts)]
-
-
-def to_fp16_bits(a):
-    """Round an array to fp16 (round to nearest even) and return its bit patterns."""
-    return np.asarray(a, dtype=np.float64).astype(np.float16).view(np.uint16)
-
-
-def from_fp16_bits(bits):
-    return np.asarray(bits, dtype=np.uint16).view(np.float16)
-
-
-@dataclass
-class Workload:
-    """An array program and its input phases: ``phases`` is a list of
-    ``{(edge, position): [Wavelet]}``, each entering after the array went quiet from the
-    previous one. ``outputs`` says where results leave: ``(edge, position)`` list."""
-    program: ArrayProgram
-    phases: list
-    outputs: list
-    length: int     #: length of the result vector
-
-
-def _check_finite(name, a):
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} holds NaN or infinite values")
-    if np.any(np.abs(a) > 65504):
-        raise ValueError(f"{name} holds values beyond the fp16 range (|v| > 65504)")
 
 
 def gemv_program(a, x, rows=4, cols=4, relu=False, **pe_params):
@@ -71,8 +33,8 @@ def gemv_program(a, x, rows=4, cols=4, relu=False, **pe_params):
     if a.ndim != 2 or x.ndim != 1 or a.shape[1] != x.shape[0]:
         raise ValueError(f"Matrix of shape {a.shape} cannot multiply a vector of shape "
                          f"{x.shape}")
-    _check_finite("The matrix", a)
-    _check_finite("The vector", x)
+    check_finite("The matrix", a)
+    check_finite("The vector", x)
     m, n = a.shape
     row_parts, col_parts = split(m, rows), split(n, cols)
     a16, x16 = to_fp16_bits(a), to_fp16_bits(x)
@@ -116,12 +78,3 @@ def gemv_program(a, x, rows=4, cols=4, relu=False, **pe_params):
     program = ArrayProgram(rows, cols, tiles, inputs, **pe_params)
     outputs = [(Port.E, r) for r in range(rows)]
     return Workload(program, [stream_phase, drain_phase], outputs, m)
-
-
-def collect_vector(outputs, length):
-    """The fp32 result vector from ``(value, index)`` output wavelets (absent = +0)."""
-    y = np.zeros(length, dtype=np.float32)
-    for stream in outputs:
-        for _, w in stream:
-            y[w.index] = from_fp16_bits([w.value])[0]
-    return y
