@@ -9,11 +9,34 @@ __all__ = ["main"]
 
 
 def _verilog(args):
+    if args.rows is not None or args.cols is not None:
+        from fabric.array import write_array_verilog
+        path, _ = write_array_verilog(args.rows or 1, args.cols or 1, args.output,
+                                      colors=args.colors, mem_words=args.mem_words)
+        print(path)
+        return
     if args.top not in TOPS:
         raise ValueError(f"Top must be one of {', '.join(sorted(TOPS))}, not {args.top!r}")
-    component, name = TOPS[args.top](colors=args.colors, depth=args.depth)
+    extra = {"mem_words": args.mem_words} if args.top == "pe" else {}
+    component, name = TOPS[args.top](colors=args.colors, depth=args.depth, **extra)
     path = write_verilog(component, name, args.output)
     print(path)
+
+
+def _gemv(args):
+    from .linalg import gemv
+    gemv(args)
+
+
+def _array_options(parser):
+    parser.add_argument("--rows", type=int, default=4, help="array rows (default 4)")
+    parser.add_argument("--cols", type=int, default=4, help="array columns (default 4)")
+    parser.add_argument("--mem-words", type=int, default=4096,
+                        help="PE memory in 16-bit words (default 4096)")
+    parser.add_argument("--backend", default="golden", choices=("golden", "verilator"),
+                        help="golden model (default) or the RTL on Verilator")
+    parser.add_argument("--relu", action="store_true", help="apply ReLU to the result")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _parser():
@@ -26,8 +49,19 @@ def _parser():
     verilog.add_argument("--colors", type=int, default=4, help="number of colors, 1..24")
     verilog.add_argument("--depth", type=int, default=2,
                          help="router buffer depth per (input, color), 1..64")
+    verilog.add_argument("--rows", type=int, help="generate an R x C array (top wafer_array)")
+    verilog.add_argument("--cols", type=int, help="columns of the array")
+    verilog.add_argument("--mem-words", type=int, default=4096,
+                         help="PE memory in 16-bit words (default 4096)")
     verilog.add_argument("-o", "--output", default="build/verilog", help="output folder")
     verilog.set_defaults(run=_verilog)
+
+    gemv = commands.add_parser("gemv", help="y = A x with A resident, non-zeros of x streamed")
+    gemv.add_argument("--matrix", required=True, help="A, an M x N .npy array")
+    gemv.add_argument("--vector", required=True, help="x, an N-vector .npy array")
+    gemv.add_argument("--out", required=True, help="where to write y (float32 .npy)")
+    _array_options(gemv)
+    gemv.set_defaults(run=_gemv)
     return parser
 
 

@@ -30,6 +30,10 @@ class ArrayTB:
         self.inputs = {e: LinkPort(dut, f"{_SIDE[e[0]]}_i", e[1]) for e in self.model.edges}
         self.outputs = {e: LinkPort(dut, f"{_SIDE[e[0]]}_o", e[1]) for e in self.model.edges}
         self.all_ready = (1 << program.colors) - 1
+        #: What the RTL sent out of each edge, ``[(cycle, Wavelet)]``, and the cycles of the
+        #: first wavelet taken in at any edge and of the last one sent out.
+        self.observed = {e: [] for e in self.model.edges}
+        self.first_in = self.last_out = None
         # Links between tiles, as named wires of the top: t<r>_<c>_<port>_{valid,wavelet}.
         self.links = {}
         for (r, c) in self.model.tiles:
@@ -84,6 +88,7 @@ class ArrayTB:
             assert model.cycle - start < max_cycles, "array did not go quiet"
             await FallingEdge(self.dut.clk)
             expected_ready = model.edge_ready()
+            cycle = model.cycle
             for edge, port in self.inputs.items():
                 got = int(port.ready.value)
                 assert got == expected_ready[edge], \
@@ -95,6 +100,8 @@ class ArrayTB:
                 port.valid.value = int(w is not None)
                 if w is not None:
                     port.wavelet.value = w.to_bits()
+                    if self.first_in is None and (expected_ready[edge] >> w.color) & 1:
+                        self.first_in = cycle
             for edge, port in self.outputs.items():
                 port.ready.value = ready[edge] if ready else self.all_ready
             await ReadOnly()
@@ -107,7 +114,10 @@ class ArrayTB:
                 got = Wavelet.from_bits(int(port.wavelet.value)) if int(port.valid.value) \
                     else None
                 assert got == expected[edge], \
-                    f"cycle {model.cycle - 1}: edge {edge} out {got} != model {expected[edge]}"
+                    f"cycle {cycle}: edge {edge} out {got} != model {expected[edge]}"
+                if got is not None:
+                    self.observed[edge].append((cycle, got))
+                    self.last_out = cycle
         await FallingEdge(self.dut.clk)
         for port in self.inputs.values():
             port.valid.value = 0

@@ -1,0 +1,77 @@
+"""cocotb test of ``wafer_array`` running the weight-streaming GEMM in lockstep with the model.
+
+Parameters (WAFER_TB_PARAMS): rows, cols, seed, m, n, batch, pe (the PE parameters the Verilog
+was built with, ``colors`` included), runs (list of ``[density, relu]``).
+"""
+
+import json
+import os
+
+import cocotb
+import numpy as np
+
+from fabric.array_model import ArrayModel
+from fabric.workloads.common import from_fp16_bits, to_fp16_bits
+from fabric.workloads.gemm import collect_matrix, gemm_program
+
+from .tb import TIMING_FREE, ArrayTB
+
+PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
+ROWS, COLS = PARAMS.get("rows", 2), PARAMS.get("cols", 2)
+SEED = PARAMS.get("seed", 1)
+
+
+def reference(w, x, relu):
+    """``Y`` in float64 from the fp16-rounded inputs, and the error bound of the fabric's
+    arithmetic: fp32 sums (at most ``N + cols`` additions per result, each off by 2^-24 of
+    a partial sum no larger than ``|W| @ |X|``), then one fp16 rounding (2^-11 relative, and
+    2^-25 absolute in the subnormal range)."""
+    w64 = from_fp16_bits(to_fp16_bits(w)).astype(np.float64)
+    x64 = from_fp16_bits(to_fp16_bits(x)).astype(np.float64)
+    ref = w64 @ x64
+    if relu:
+        ref = np.maximum(ref, 0)
+    e32 = (w.shape[1] + COLS) * 2.0 ** -24 * (np.abs(w64) @ np.abs(x64))
+    return ref, 2.0 ** -11 * (np.abs(ref) + e32) + e32 + 2.0 ** -25
+
+
+@cocotb.test()
+async def gemm(dut):
+    """Random sparse W: every link and edge bit-exact with the model every cycle, the cycle
+    count of each phase as a fresh model predicts, counters equal, Y close to float64."""
+    rng = np.random.default_rng(SEED)
+    m, n, batch = PARAMS.get("m", 5), PARAMS.get("n", 2 * COLS + 1), PARAMS.get("batch", ROWS)
+    pe = PARAMS.get("pe", {})
+    base = {}       # the RTL counters keep counting across runs; the model starts at 0
+    for run, (density, relu) in enumerate(PARAMS.get("runs", [[1.0, False], [0.25, True]])):
+        w = rng.standard_normal((m, n)) * (rng.random((m, n)) < density)
+        x = rng.standard_normal((n, batch))
+        work = gemm_program(w, x, ROWS, COLS, relu=relu, **pe)
+        oracle = ArrayModel(work.program)      # predicts the cycle counts before the RTL runs
+        predicted = [oracle.run(phase) for phase in work.phases]
+        tb = ArrayTB(dut, work.program)
+        if run == 0:
+            await tb.reset()
+        await tb.configure()
+        cycles = [await tb.run_phase(phase) for phase in work.phases]
+        assert cycles == predicted, (cycles, predicted)
+        dut._log.info(f"density {density} relu {relu}: phase cycles {cycles}")
+
+        macs = 0
+        for tile in tb.model.tiles:
+            got, want = tb.counters(tile), tb.model.pes[tile].counters
+            for name in TIMING_FREE:
+                assert got[name] - base.get((tile, name), 0) == want[name], \
+                    (tile, name, got[name], want[name])
+            base.update({(tile, name): value for name, value in got.items()})
+            assert want["errors"] == want["no_task"] == 0, (tile, want)
+            macs += want["fmac_issues"]
+        # Every non-zero weight ran |B_r| FMACs in every row: sum over rows gives B.
+        nonzero = int(np.count_nonzero(to_fp16_bits(w) & 0x7FFF))
+        assert macs == nonzero * batch, (macs, nonzero, batch)
+
+        y = collect_matrix([tb.model.outputs[o] for o in work.outputs], m, batch)
+        ref, bound = reference(w, x, relu)
+        assert np.all(np.abs(y - ref) <= bound), np.max(np.abs(y - ref) - bound)
+        if relu:
+            assert np.all(y >= 0)

@@ -1,0 +1,88 @@
+"""`wafer gemv`: results against numpy, backends bit-identical, and bad input rejected."""
+
+import json
+
+import numpy as np
+import pytest
+
+from sw.cli import main
+
+
+def fp16_reference(a, x):
+    return a.astype(np.float16).astype(np.float64) @ x.astype(np.float16).astype(np.float64)
+
+
+@pytest.fixture
+def operands(tmp_path):
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((37, 22))
+    x = rng.standard_normal(22) * (rng.random(22) < 0.4)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "x.npy", x)
+    return tmp_path, a, x
+
+
+def gemv(folder, *extra, out="y.npy", vector="x.npy"):
+    return main(["gemv", "--matrix", str(folder / "a.npy"), "--vector", str(folder / vector),
+                 "--out", str(folder / out), *extra])
+
+
+def test_gemv_golden_matches_numpy(operands, capsys):
+    folder, a, x = operands
+    assert gemv(folder, "--rows", "3", "--cols", "2", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    y = np.load(folder / "y.npy")
+    assert y.dtype == np.float32 and y.shape == (37,)
+    ref = fp16_reference(a, x)
+    assert np.allclose(y, ref, rtol=1e-3, atol=2e-3 * np.abs(ref).max())
+    nonzero = int(np.count_nonzero(x.astype(np.float16)))
+    # Each non-zero x_j triggers one AXPY over the PE's rows in every row of the array.
+    assert summary["fmac_ops"] == nonzero * 37
+    assert summary["wavelets"] == nonzero + 1  # the x non-zeros and one drain command
+    assert summary["cycles"] > 0 and summary["config_cycles"] > 0
+
+
+def test_gemv_all_zero_vector_still_writes_output(operands):
+    folder, a, _ = operands
+    np.save(folder / "zero.npy", np.zeros(22))
+    assert gemv(folder, vector="zero.npy") == 0
+    assert np.array_equal(np.load(folder / "y.npy"), np.zeros(37, dtype=np.float32))
+
+
+def test_gemv_verilator_is_bit_identical_to_golden(operands, capsys):
+    folder, _, _ = operands
+    small = ["--rows", "2", "--cols", "2", "--mem-words", "512", "--json"]
+    assert gemv(folder, *small, "--backend", "golden", out="golden.npy") == 0
+    golden = json.loads(capsys.readouterr().out)
+    assert gemv(folder, *small, "--backend", "verilator", out="rtl.npy") == 0
+    rtl = json.loads(capsys.readouterr().out)
+    assert np.load(folder / "golden.npy").tobytes() == np.load(folder / "rtl.npy").tobytes()
+    for key in ("cycles", "fmac_ops", "zero_skipped", "wavelets", "config_cycles"):
+        assert rtl[key] == golden[key], key
+
+
+@pytest.mark.parametrize("setup,message", [
+    (lambda f: np.save(f / "x.npy", np.ones(5)),
+     "wafer gemv: error: Matrix of shape (37, 22) cannot multiply a vector of shape (5,)"),
+    (lambda f: np.save(f / "x.npy", np.full(22, np.nan)),
+     "wafer gemv: error: The vector holds NaN or infinite values"),
+    (lambda f: np.save(f / "a.npy", np.full((37, 22), np.inf)),
+     "wafer gemv: error: The matrix holds NaN or infinite values"),
+    (lambda f: (f / "x.npy").unlink(),
+     "wafer gemv: error: The vector file '{f}/x.npy' does not exist"),
+])
+def test_gemv_bad_input(operands, capsys, setup, message):
+    folder, _, _ = operands
+    setup(folder)
+    assert gemv(folder) == 2
+    assert capsys.readouterr().err.strip() == message.format(f=folder)
+    assert not (folder / "y.npy").exists()
+
+
+def test_gemv_problem_too_big_for_the_array(operands, capsys, tmp_path):
+    np.save(tmp_path / "a.npy", np.ones((300, 4)))
+    np.save(tmp_path / "x.npy", np.ones(4))
+    assert gemv(tmp_path, "--rows", "1", "--cols", "1") == 2
+    assert capsys.readouterr().err.strip() == (
+        "wafer gemv: error: Tile (0, 0): Color 0 task len must be an integer between 1 and "
+        "64, not 300")
