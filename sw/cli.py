@@ -18,7 +18,9 @@ def _verilog(args):
     if args.top not in TOPS:
         raise ValueError(f"Top must be one of {', '.join(sorted(TOPS))}, not {args.top!r}")
     extra = {"mem_words": args.mem_words} if args.top == "pe" else {}
-    component, name = TOPS[args.top](colors=args.colors, depth=args.depth, **extra)
+    if args.depth is not None:
+        extra["depth"] = args.depth
+    component, name = TOPS[args.top](colors=args.colors, **extra)
     path = write_verilog(component, name, args.output)
     print(path)
 
@@ -47,8 +49,9 @@ def _parser():
     verilog.add_argument("--top", default="router",
                          help=f"component to generate: {', '.join(sorted(TOPS))} (default router)")
     verilog.add_argument("--colors", type=int, default=4, help="number of colors, 1..24")
-    verilog.add_argument("--depth", type=int, default=2,
-                         help="router buffer depth per (input, color), 1..64")
+    verilog.add_argument("--depth", type=int,
+                         help="router buffer depth per (input, color), default 2; for the PE, "
+                              "its input and output FIFO depth, default 4")
     verilog.add_argument("--rows", type=int, help="generate an R x C array (top wafer_array)")
     verilog.add_argument("--cols", type=int, help="columns of the array")
     verilog.add_argument("--mem-words", type=int, default=4096,
