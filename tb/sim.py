@@ -10,7 +10,7 @@ from cocotb_tools.runner import get_runner
 
 from .verilator import BUILD_DIR, WAIVERS, install_launcher
 
-__all__ = ["run_cocotb", "sim_dir"]
+__all__ = ["run_cocotb", "build", "sim_dir"]
 
 #: Make variables that compile the Verilated model without C++ optimisation.
 _NO_OPT = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
@@ -34,18 +34,10 @@ def run_cocotb(*, unit, config_name, verilog_path, toplevel, test_module, params
     sets the pace. Raises ``AssertionError`` if any cocotb test failed. Returns the path of the
     results XML.
     """
-    install_launcher()
     if waves is None:
         waves = os.environ.get("WAVES", "0") not in ("", "0")
-    build_dir = sim_dir(unit, config_name)
-    runner = get_runner("verilator")
-    makeflags = os.environ.get("MAKEFLAGS", "")
-    if not optimize:
-        os.environ["MAKEFLAGS"] = f"{makeflags} {_NO_OPT}".strip()
-    try:
-        _build(runner, verilog_path, toplevel, build_dir, waves)
-    finally:
-        os.environ["MAKEFLAGS"] = makeflags
+    runner, build_dir = build(unit=unit, config_name=config_name, verilog_path=verilog_path,
+                              toplevel=toplevel, waves=waves, optimize=optimize)
     log = build_dir / f"{test_module.rsplit('.', 1)[-1]}.log"
     try:
         results = runner.test(
@@ -68,6 +60,22 @@ def run_cocotb(*, unit, config_name, verilog_path, toplevel, test_module, params
     failures = _count_failures(results)
     assert failures == 0, f"{failures} cocotb test(s) failed; see {log}:\n{_failure_excerpt(log)}"
     return results
+
+
+def build(*, unit, config_name, verilog_path, toplevel, waves=False, optimize=False):
+    """Build ``verilog_path`` with Verilator into ``sim_dir(unit, config_name)``; see
+    :func:`run_cocotb` for ``optimize``. Returns ``(runner, build_dir)``."""
+    install_launcher()
+    build_dir = sim_dir(unit, config_name)
+    runner = get_runner("verilator")
+    makeflags = os.environ.get("MAKEFLAGS", "")
+    if not optimize:
+        os.environ["MAKEFLAGS"] = f"{makeflags} {_NO_OPT}".strip()
+    try:
+        _build(runner, verilog_path, toplevel, build_dir, waves)
+    finally:
+        os.environ["MAKEFLAGS"] = makeflags
+    return runner, build_dir
 
 
 def _build(runner, verilog_path, toplevel, build_dir, waves):
