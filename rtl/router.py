@@ -111,7 +111,9 @@ class Router(wiring.Component):
                 fifo = fifos[c * nports + p]
                 m.d.comb += [
                     fifo.w_data.eq(Cat(link.wavelet.payload, link.wavelet.control)),
-                    fifo.w_en.eq(link.valid & (link.wavelet.color == c)),
+                    # Gated by the ready bit, not only by the FIFO's room: a sender may offer a
+                    # color this port does not receive, and that must not transfer.
+                    fifo.w_en.eq(link.valid & (link.wavelet.color == c) & link.ready[c]),
                 ]
 
         # sent[k] bit q: head of buffer k was already delivered to port q.

@@ -7,7 +7,7 @@ import random
 import cocotb
 
 from fabric.router_model import route_streams
-from fabric.traffic import Backpressure
+from fabric.traffic import Backpressure, LinkSender
 from fabric.wavelet import Wavelet
 from rtl.ports import PORTS, Port
 from rtl.route import Route
@@ -154,3 +154,22 @@ async def hop_latency(dut):
         (t_out, _), = run.emitted[q]
         assert t_out - t_in == 1, f"{p.name}->{q.name}: {t_out - t_in} cycles"
         await tb.configure({color: Route()})
+
+
+@cocotb.test()
+async def unrouted_color_is_never_taken(dut):
+    """A sender offering a color that its port does not receive (ready bit low) transfers
+    nothing: the wavelet stays with the sender and never appears at an output."""
+    tb = await start(dut)
+    await tb.configure({0: Route(frozenset({Port.N}), frozenset({Port.S}))})
+    stray = [Wavelet(0, 0xDEAD0000 + i) for i in range(3)]
+    cycles = [0]
+
+    def enough(emitted):
+        cycles[0] += 1
+        return cycles[0] > 40
+
+    run = await tb.run({Port.E: stray}, Backpressure(SEED, COLORS), until=enough)
+    assert all(not e for e in run.emitted) and not any(run.accepted)
+    assert tb.senders[Port.E].pending == len(stray)
+    tb.senders[Port.E] = LinkSender(COLORS)  # withdraw the stray wavelets
