@@ -28,6 +28,7 @@ from rtl.tile import MESH_PORTS, Tile
 from rtl.wavelet import Wavelet
 
 from .program import chain_order, neighbour
+from .verilog import write_if_changed
 
 __all__ = ["TOP_NAME", "array_top_verilog", "write_array_verilog", "edge_port"]
 
@@ -141,7 +142,5 @@ def write_array_verilog(rows, cols, out_dir, *, colors=4, depth=2, **pe_params):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{TOP_NAME}.v"
-    tmp = path.with_suffix(".v.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_if_changed(path, text)
     return path, time.perf_counter() - start

@@ -7,7 +7,7 @@ from amaranth.back import verilog
 from rtl.pe import Pe
 from rtl.router import Router
 
-__all__ = ["TOPS", "write_verilog", "router_top", "pe_top"]
+__all__ = ["TOPS", "write_verilog", "write_if_changed", "router_top", "pe_top"]
 
 
 def router_top(colors=4, depth=2, routes=None):
@@ -34,8 +34,16 @@ def write_verilog(component, name, out_dir):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.v"
-    text = verilog.convert(component, name=name, emit_src=False)
-    tmp = path.with_suffix(".v.tmp")
+    write_if_changed(path, verilog.convert(component, name=name, emit_src=False))
+    return path
+
+
+def write_if_changed(path, text):
+    """Write ``text`` to ``path`` atomically, unless it already holds exactly that: an
+    unchanged file keeps its timestamp, so Verilator's make does not rebuild the model."""
+    path = Path(path)
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)
-    return path

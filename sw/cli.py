@@ -30,11 +30,19 @@ def _gemv(args):
     gemv(args)
 
 
+def _gemm(args):
+    from .linalg import gemm
+    gemm(args)
+
+
 def _array_options(parser):
     parser.add_argument("--rows", type=int, default=4, help="array rows (default 4)")
     parser.add_argument("--cols", type=int, default=4, help="array columns (default 4)")
     parser.add_argument("--mem-words", type=int, default=4096,
                         help="PE memory in 16-bit words (default 4096)")
+    parser.add_argument("--max-len", type=int, default=64,
+                        help="PE's longest vector, drains and chain reductions included "
+                             "(default 64)")
     parser.add_argument("--backend", default="golden", choices=("golden", "verilator"),
                         help="golden model (default) or the RTL on Verilator")
     parser.add_argument("--relu", action="store_true", help="apply ReLU to the result")
@@ -65,6 +73,13 @@ def _parser():
     gemv.add_argument("--out", required=True, help="where to write y (float32 .npy)")
     _array_options(gemv)
     gemv.set_defaults(run=_gemv)
+
+    gemm = commands.add_parser("gemm", help="Y = W X with X resident, non-zeros of W streamed")
+    gemm.add_argument("--weights", required=True, help="W, an M x N .npy array")
+    gemm.add_argument("--inputs", required=True, help="X, an N x B .npy array")
+    gemm.add_argument("--out", required=True, help="where to write Y (float32 .npy)")
+    _array_options(gemm)
+    gemm.set_defaults(run=_gemm)
     return parser
 
 

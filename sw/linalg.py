@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from fabric.workloads import collect_vector, gemv_program
+from fabric.workloads.gemm import collect_matrix, gemm_program
 
 from .backends import run_workload
 
-__all__ = ["load_npy", "gemv", "report"]
+__all__ = ["load_npy", "gemv", "gemm", "report"]
 
 
 def load_npy(path, what):
@@ -44,17 +45,35 @@ def _save(path, array):
     tmp.replace(path)
 
 
-def gemv(args):
-    a = load_npy(args.matrix, "matrix")
-    x = load_npy(args.vector, "vector")
-    work = gemv_program(a, x, args.rows, args.cols, relu=args.relu, mem_words=args.mem_words)
-    result = run_workload(work, args.backend)
-    y = collect_vector([result.outputs[o] for o in work.outputs], work.length)
-    _save(args.out, y)
+def _finish(args, result, out, what):
+    _save(args.out, out)
     summary = report(result, args.backend)
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"y = A x ({a.shape[0]} x {a.shape[1]}) on a {args.rows}x{args.cols} array "
-              f"({args.backend}): {summary['cycles']} cycles, {summary['fmac_ops']} FMACs, "
+        print(f"{what} on a {args.rows}x{args.cols} array ({args.backend}): "
+              f"{summary['cycles']} cycles, {summary['fmac_ops']} FMACs, "
               f"{summary['zero_skipped']} zeros skipped; wrote {args.out}")
+
+
+def _pe_params(args):
+    return {"mem_words": args.mem_words, "max_len": args.max_len}
+
+
+def gemv(args):
+    a = load_npy(args.matrix, "matrix")
+    x = load_npy(args.vector, "vector")
+    work = gemv_program(a, x, args.rows, args.cols, relu=args.relu, **_pe_params(args))
+    result = run_workload(work, args.backend)
+    y = collect_vector([result.outputs[o] for o in work.outputs], work.length)
+    _finish(args, result, y, f"y = A x ({a.shape[0]} x {a.shape[1]})")
+
+
+def gemm(args):
+    w = load_npy(args.weights, "weights")
+    x = load_npy(args.inputs, "inputs")
+    work = gemm_program(w, x, args.rows, args.cols, relu=args.relu, **_pe_params(args))
+    result = run_workload(work, args.backend)
+    m, batch = w.shape[0], x.shape[1]
+    y = collect_matrix([result.outputs[o] for o in work.outputs], m, batch)
+    _finish(args, result, y, f"Y = W X ({m} x {w.shape[1]} by {x.shape[0]} x {batch})")

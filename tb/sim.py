@@ -23,7 +23,8 @@ def sim_dir(unit, config_name):
 
 def run_cocotb(*, unit, config_name, verilog_path, toplevel, test_module, params=None,
                testcase=None, waves=None, optimize=False):
-    """Build ``verilog_path`` (top ``toplevel``) and run cocotb ``test_module`` against it.
+    """Build ``verilog_path`` (top ``toplevel``) and run cocotb ``test_module`` (a module name
+    or a list of them, run in one simulation) against it.
 
     ``params`` (a JSON-serialisable dict) reaches the test through the ``WAFER_TB_PARAMS``
     environment variable. Waveforms (VCD) are written to ``sim_dir(unit, config_name)/dump.vcd``
@@ -38,10 +39,11 @@ def run_cocotb(*, unit, config_name, verilog_path, toplevel, test_module, params
         waves = os.environ.get("WAVES", "0") not in ("", "0")
     runner, build_dir = build(unit=unit, config_name=config_name, verilog_path=verilog_path,
                               toplevel=toplevel, waves=waves, optimize=optimize)
-    log = build_dir / f"{test_module.rsplit('.', 1)[-1]}.log"
+    modules = [test_module] if isinstance(test_module, str) else list(test_module)
+    log = build_dir / ("_".join(m.rsplit(".", 1)[-1] for m in modules) + ".log")
     try:
         results = runner.test(
-            test_module=test_module,
+            test_module=modules,
             hdl_toplevel=toplevel,
             build_dir=build_dir,
             test_dir=build_dir,

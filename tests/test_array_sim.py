@@ -1,20 +1,27 @@
-"""Array regressions: wafer_array on Verilator, configured through its chain, in lockstep with
-the array golden model."""
+"""Array regressions: wafer_array on Verilator, configured through its chain, running the sparse
+GEMV and the weight-streaming GEMM in lockstep with the array golden model (every link, every
+cycle). One build per array size serves both workloads."""
 
 import pytest
 
 from fabric.array import TOP_NAME, write_array_verilog
 from tb.sim import run_cocotb, sim_dir
 
-SIZES = [(1, 1), (2, 2), (3, 4)]
+#: PE of the RTL builds: drains up to 512 accumulators (M x batch slice). Three colors, the
+#: mappings' minimum: the router's buffers and arbiters scale with the color count, and the
+#: 4 x 4 build is the slowest part of the suite.
+PE = dict(colors=3, mem_words=1024, acc_words=1024, max_len=512)
+#: (rows, cols, M, N, B) of the GEMM: uneven splits everywhere but 1x1; the 2x2 drain
+#: (40 x 3 = 120) is longer than the default max_len of 64.
+CASES = [(1, 1, 6, 5, 3), (2, 2, 40, 7, 5), (3, 4, 9, 10, 7), (4, 4, 13, 18, 10)]
 
 
-@pytest.mark.parametrize("rows,cols", SIZES, ids=[f"{r}x{c}" for r, c in SIZES])
-def test_array_gemv(rows, cols):
+@pytest.mark.parametrize("rows,cols,m,n,batch", CASES, ids=[f"{r}x{c}" for r, c, *_ in CASES])
+def test_array(rows, cols, m, n, batch):
     config = f"{rows}x{cols}"
     folder = sim_dir("array", config)
-    verilog, _ = write_array_verilog(rows, cols, folder, colors=4, mem_words=1024,
-                                     acc_words=256)
+    verilog, _ = write_array_verilog(rows, cols, folder, **PE)
     run_cocotb(unit="array", config_name=config, verilog_path=verilog, toplevel=TOP_NAME,
-               test_module="tb.array.test_array",
-               params={"rows": rows, "cols": cols, "seed": rows * 10 + cols})
+               test_module=["tb.array.test_array", "tb.array.test_gemm"],
+               params={"rows": rows, "cols": cols, "seed": 100 + rows * 10 + cols, "pe": PE,
+                       "m": m, "n": n, "batch": batch, "runs": [[1.0, False], [0.25, True]]})

@@ -86,3 +86,33 @@ def test_gemv_problem_too_big_for_the_array(operands, capsys, tmp_path):
     assert capsys.readouterr().err.strip() == (
         "wafer gemv: error: Tile (0, 0): Color 0 task len must be an integer between 1 and "
         "64, not 300")
+
+
+def test_gemm_golden_matches_numpy(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((9, 21)) * (rng.random((9, 21)) < 0.3)
+    x = rng.standard_normal((21, 10))
+    np.save(tmp_path / "w.npy", w)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["gemm", "--weights", str(tmp_path / "w.npy"), "--inputs",
+                 str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy"), "--relu",
+                 "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    y = np.load(tmp_path / "y.npy")
+    ref = np.maximum(w.astype(np.float16).astype(np.float64)
+                     @ x.astype(np.float16).astype(np.float64), 0)
+    assert y.dtype == np.float32 and y.shape == (9, 10)
+    assert np.allclose(y, ref, rtol=1e-3, atol=2e-3 * np.abs(ref).max())
+    nonzero = int(np.count_nonzero(w.astype(np.float16)))
+    # Every streamed weight feeds the MACs of its batch slice in every array row: B in all.
+    assert summary["fmac_ops"] == nonzero * 10
+
+
+def test_gemm_shape_mismatch(tmp_path, capsys):
+    np.save(tmp_path / "w.npy", np.ones((4, 5)))
+    np.save(tmp_path / "x.npy", np.ones((6, 2)))
+    assert main(["gemm", "--weights", str(tmp_path / "w.npy"), "--inputs",
+                 str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("wafer gemm: error: ") and "(4, 5)" in err and "(6, 2)" in err
+    assert not (tmp_path / "y.npy").exists()

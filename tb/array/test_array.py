@@ -1,6 +1,7 @@
 """cocotb tests of ``wafer_array``: workloads from fabric.workloads in lockstep with the model.
 
-Parameters (WAFER_TB_PARAMS): rows, cols, colors, seed, m, n, density.
+Parameters (WAFER_TB_PARAMS): rows, cols, seed, pe (the PE parameters the Verilog was built
+with), gemv_m, gemv_n, densities.
 """
 
 import json
@@ -23,10 +24,10 @@ async def gemv(dut):
     """Sparse GEMV (checkerboard): results bit-exact with the model, close to float64."""
     rng = np.random.default_rng(SEED)
     for density in PARAMS.get("densities", [1.0, 0.3]):
-        m, n = PARAMS.get("m", 3 * ROWS + 1), PARAMS.get("n", 2 * COLS + 1)
+        m, n = PARAMS.get("gemv_m", 3 * ROWS + 1), PARAMS.get("gemv_n", 2 * COLS + 1)
         a = rng.standard_normal((m, n))
         x = rng.standard_normal(n) * (rng.random(n) < density)
-        work = gemv_program(a, x, ROWS, COLS, colors=PARAMS.get("colors", 4))
+        work = gemv_program(a, x, ROWS, COLS, **PARAMS.get("pe", {}))
         tb = ArrayTB(dut, work.program)
         if density == PARAMS.get("densities", [1.0, 0.3])[0]:
             await tb.reset()

@@ -21,17 +21,17 @@ ROWS, COLS = PARAMS.get("rows", 2), PARAMS.get("cols", 2)
 SEED = PARAMS.get("seed", 1)
 
 
-def reference(w, x, relu):
+def reference(w, x, cols, relu=False):
     """``Y`` in float64 from the fp16-rounded inputs, and the error bound of the fabric's
-    arithmetic: fp32 sums (at most ``N + cols`` additions per result, each off by 2^-24 of
-    a partial sum no larger than ``|W| @ |X|``), then one fp16 rounding (2^-11 relative, and
-    2^-25 absolute in the subnormal range)."""
+    arithmetic on a ``cols``-column array: fp32 sums (at most ``N + cols`` additions per
+    result, each off by 2^-24 of a partial sum no larger than ``|W| @ |X|``), then one fp16
+    rounding (2^-11 relative, and 2^-25 absolute in the subnormal range)."""
     w64 = from_fp16_bits(to_fp16_bits(w)).astype(np.float64)
     x64 = from_fp16_bits(to_fp16_bits(x)).astype(np.float64)
     ref = w64 @ x64
     if relu:
         ref = np.maximum(ref, 0)
-    e32 = (w.shape[1] + COLS) * 2.0 ** -24 * (np.abs(w64) @ np.abs(x64))
+    e32 = (w.shape[1] + cols) * 2.0 ** -24 * (np.abs(w64) @ np.abs(x64))
     return ref, 2.0 ** -11 * (np.abs(ref) + e32) + e32 + 2.0 ** -25
 
 
@@ -71,7 +71,30 @@ async def gemm(dut):
         assert macs == nonzero * batch, (macs, nonzero, batch)
 
         y = collect_matrix([tb.model.outputs[o] for o in work.outputs], m, batch)
-        ref, bound = reference(w, x, relu)
+        ref, bound = reference(w, x, COLS, relu)
         assert np.all(np.abs(y - ref) <= bound), np.max(np.abs(y - ref) - bound)
         if relu:
             assert np.all(y >= 0)
+
+
+@cocotb.test()
+async def gemm_mismatch_is_caught(dut):
+    """The lockstep check is live: the RTL gets the ReLU program, the model the plain one.
+    The weight phase agrees; the reduction must fail at the first negative result."""
+    rng = np.random.default_rng(SEED + 1)
+    m, n, batch = PARAMS.get("m", 5), PARAMS.get("n", 2 * COLS + 1), PARAMS.get("batch", ROWS)
+    pe = PARAMS.get("pe", {})
+    w, x = rng.standard_normal((m, n)), rng.standard_normal((n, batch))
+    plain, relu = (gemm_program(w, x, ROWS, COLS, relu=r, **pe) for r in (False, True))
+    tb = ArrayTB(dut, relu.program)
+    tb.model = ArrayModel(plain.program)
+    await tb.reset()
+    await tb.configure()
+    await tb.run_phase(plain.phases[0])
+    try:
+        await tb.run_phase(plain.phases[1])
+    except AssertionError as exc:
+        assert "out" in str(exc), exc     # an east-edge output, not a link inside the array
+        dut._log.info(f"caught as expected: {exc}")
+    else:
+        raise AssertionError("RTL with ReLU and model without it ran in lockstep")
