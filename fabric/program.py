@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from rtl.config_chain import ConfigDest
 from rtl.pe.params import check_pe_params
 from rtl.pe.ports import Target
-from rtl.ports import PORTS, Port, parse_port
+from rtl.ports import Port, parse_port
 from rtl.route import Route, check_routes
 
 from .config_model import ConfigRecord, encode

@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 
 from amaranth.lib import data, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import Out
 
-from .ports import PORTS, Port, parse_port
+from .ports import PORTS, parse_port
 from .wavelet import COLOR_BITS, check_colors
 
 __all__ = ["RouteEntry", "Route", "RouteConfigSignature", "check_routes"]

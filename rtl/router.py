@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from .arbiter import RoundRobin
 from .ports import PORTS, Port
 from .route import RouteConfigSignature, RouteEntry, check_routes
-from .wavelet import LinkSignature, Wavelet, check_colors
+from .wavelet import LinkSignature, check_colors
 
 __all__ = ["Router", "MAX_DEPTH", "check_depth"]
 

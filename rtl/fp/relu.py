@@ -1,6 +1,6 @@
 """fp32 ReLU: ``max(x, +0)`` on bit patterns, one pipeline stage."""
 
-from amaranth.hdl import EnableInserter, Module, Mux, Signal
+from amaranth.hdl import EnableInserter, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

@@ -16,7 +16,7 @@ from fabric.array import TOP_NAME, write_array_verilog
 from fabric.workloads import gemv_program
 from sw.backends import run_workload
 
-from ..router.bench import write_section
+from ..results import write_section
 from ..sim import build, sim_dir
 
 BEGIN, END = "<!-- array-bench:begin -->", "<!-- array-bench:end -->"
@@ -123,7 +123,7 @@ def main(argv=None):
     text = markdown(gen, builds, rtl, golden)
     print(text)
     if args.write:
-        write_section(args.write, text)
+        write_section(args.write, text, BEGIN, END)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pathlib import Path
 from fabric.synth import synth_ecp5
 from fabric.verilog import pe_top, write_verilog
 
+from ..results import write_section
 from ..sim import run_cocotb, sim_dir
 
 __all__ = ["measure", "measure_sparsity", "measure_resources", "markdown", "plot",
@@ -204,18 +205,6 @@ def plot(weight, path):
     return Path(path)
 
 
-def write_section(path, text, begin=BEGIN, end=END):
-    """Replace the ``begin`` .. ``end`` block of Markdown file ``path`` with ``text`` (which
-    carries the markers), in place; append it if the file has none."""
-    path = Path(path)
-    old = path.read_text() if path.exists() else "# Measured results\n"
-    if begin in old:
-        head, rest = old.split(begin, 1)
-        path.write_text(head + text + rest.split(end, 1)[1])
-    else:
-        path.write_text(old.rstrip("\n") + "\n\n" + text + "\n")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tb.pe.bench", description=__doc__)
     parser.add_argument("--scale", type=int, default=1, help="utilisation workload multiplier")
@@ -233,7 +222,7 @@ def main(argv=None):
     print(text)
     print(f"plot: {png}")
     if args.write:
-        write_section(args.write, text)
+        write_section(args.write, text, BEGIN, END)
     if args.pe_doc:
         write_section(args.pe_doc, "\n".join([RES_BEGIN, *resource_table(res), RES_END]),
                       RES_BEGIN, RES_END)

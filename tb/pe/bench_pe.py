@@ -23,6 +23,7 @@ from fabric.pe_model import InOrderSender, PeModel, simulate_pe
 from fabric.pe_task import PeProgram, Task
 from fabric.wavelet import Wavelet
 
+from ..results import record
 from .tb import PeTB
 from .workloads import random_fp16
 
@@ -39,14 +40,6 @@ DENSITIES = PARAMS.get("densities", [1.0, 0.5, 0.1])
 #: Activation-sparsity modes: (name, zeros sent, zero_skip).
 MODES = (("zeros never sent", False, True), ("dense, zero_skip on", True, True),
          ("dense, zero_skip off", True, False))
-
-
-def _record(key, value):
-    path = PARAMS["results"]
-    results = json.load(open(path)) if os.path.exists(path) else {}
-    results[key] = value
-    with open(path, "w") as f:
-        json.dump(results, f, indent=1)
 
 
 def nonzero_fp16(rng, n):
@@ -141,7 +134,8 @@ async def weight_sparsity(dut):
         r.update(sparsity=s, nonzeros=len(stream))
         dut._log.info(f"weight sparsity {s}: {r}")
         rows.append(r)
-    _record("weight_sparsity", {"rows": ROWS, "cols": COLS, "batch": BATCH, "runs": rows})
+    record(PARAMS["results"], "weight_sparsity",
+           {"rows": ROWS, "cols": COLS, "batch": BATCH, "runs": rows})
 
 
 @cocotb.test()
@@ -169,4 +163,5 @@ async def activation_sparsity(dut):
             r.update(density=d, mode=mode, nonzeros=nonzeros)
             dut._log.info(f"activation density {d}, {mode}: {r}")
             rows.append(r)
-    _record("activation_sparsity", {"rows": AXPY_ROWS, "batch": BATCH, "runs": rows})
+    record(PARAMS["results"], "activation_sparsity",
+           {"rows": AXPY_ROWS, "batch": BATCH, "runs": rows})

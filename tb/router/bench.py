@@ -7,10 +7,10 @@ With ``--write``, replaces the router section of that Markdown file.
 
 import argparse
 import json
-from pathlib import Path
 
 from fabric.verilog import router_top, write_verilog
 
+from ..results import write_section
 from ..sim import run_cocotb, sim_dir
 
 COMMAND = "make bench   # = .venv/bin/python -m tb.router.bench --write docs/results.md"
@@ -50,15 +50,6 @@ def markdown(rows, colors, wavelets):
     return "\n".join(lines)
 
 
-def write_section(path, text):
-    path = Path(path)
-    old = path.read_text() if path.exists() else "# Measured results\n"
-    if BEGIN in old:
-        head, rest = old.split(BEGIN, 1)
-        old = head + rest.split(END, 1)[1].lstrip("\n")
-    path.write_text(old.rstrip("\n") + "\n\n" + text + "\n")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tb.router.bench", description=__doc__)
     parser.add_argument("--colors", type=int, default=8)
@@ -69,7 +60,7 @@ def main(argv=None):
     text = markdown(rows, args.colors, args.wavelets)
     print(text)
     if args.write:
-        write_section(args.write, text)
+        write_section(args.write, text, BEGIN, END)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from fabric.wavelet import Wavelet
 from rtl.ports import PORTS, Port
 from rtl.route import Route
 
+from ..results import record
 from .scenarios import all_paths
 from .tb import RouterTB
 
@@ -28,14 +29,6 @@ def _rate(transfers):
     return (len(transfers) - 1) / (transfers[-1][0] - transfers[0][0])
 
 
-def _record(key, value):
-    path = PARAMS["results"]
-    results = json.load(open(path)) if os.path.exists(path) else {}
-    results[key] = value
-    with open(path, "w") as f:
-        json.dump(results, f, indent=1)
-
-
 @cocotb.test()
 async def saturation(dut):
     """All five outputs busy at once: input p sends color p to output p + 1 (a permutation),
@@ -46,7 +39,7 @@ async def saturation(dut):
     await tb.configure(routes)
     streams = {Port(c): [Wavelet(c, i) for i in range(WAVELETS)] for c in range(5)}
     run = await tb.run(streams, Backpressure(0, COLORS))
-    _record("saturation", {q.name: _rate(run.emitted[q]) for q in PORTS})
+    record(PARAMS["results"], "saturation", {q.name: _rate(run.emitted[q]) for q in PORTS})
 
 
 @cocotb.test()
@@ -64,7 +57,7 @@ async def latency(dut):
     await tb.configure({0: Route(frozenset({Port.RAMP}), tx)})
     run = await tb.run({Port.RAMP: [Wavelet(0, 99)]}, Backpressure(0, COLORS))
     multicast = [run.emitted[q][0][0] - run.accepted[Port.RAMP][0][0] for q in tx]
-    _record("latency", {"paths": latencies, "multicast": multicast})
+    record(PARAMS["results"], "latency", {"paths": latencies, "multicast": multicast})
 
 
 @cocotb.test()
@@ -78,7 +71,7 @@ async def stalled_color(dut):
     run = await tb.run(streams, Backpressure(0, COLORS, stalled_colors=[0]),
                        until=lambda e: len(e[Port.E]) == WAVELETS)
     assert all(w.color == 1 for _, w in run.emitted[Port.E])
-    _record("stalled_color", {"color1_rate": _rate(run.emitted[Port.E]),
+    record(PARAMS["results"], "stalled_color", {"color1_rate": _rate(run.emitted[Port.E]),
                               "color1_wavelets": len(run.emitted[Port.E]),
                               "color0_buffered": tb.model.buffered})
     # Release color 0 so the run ends drained.

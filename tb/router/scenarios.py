@@ -1,7 +1,5 @@
 """Route tables and wavelet streams for router tests and benchmarks (plain Python, seeded)."""
 
-import random
-
 from fabric.wavelet import Wavelet
 from rtl.ports import PORTS, Port
 from rtl.route import Route

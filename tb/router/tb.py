@@ -7,10 +7,9 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from fabric.router_model import RouterModel
-from fabric.traffic import Backpressure, LinkSender
+from fabric.traffic import LinkSender
 from fabric.wavelet import Wavelet
 from rtl.ports import PORTS
-from rtl.route import Route
 
 from ..link import LinkPort
 
