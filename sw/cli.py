@@ -35,6 +35,17 @@ def _gemm(args):
     gemm(args)
 
 
+#: The linear-algebra commands: name, help, operand flags, result name, runner.
+_LINALG = [
+    ("gemv", "y = A x with A resident, non-zeros of x streamed",
+     [("--matrix", "A, an M x N .npy array"), ("--vector", "x, an N-vector .npy array")],
+     "y", _gemv),
+    ("gemm", "Y = W X with X resident, non-zeros of W streamed",
+     [("--weights", "W, an M x N .npy array"), ("--inputs", "X, an N x B .npy array")],
+     "Y", _gemm),
+]
+
+
 def _array_options(parser):
     parser.add_argument("--rows", type=int, default=4, help="array rows (default 4)")
     parser.add_argument("--cols", type=int, default=4, help="array columns (default 4)")
@@ -67,19 +78,14 @@ def _parser():
     verilog.add_argument("-o", "--output", default="build/verilog", help="output folder")
     verilog.set_defaults(run=_verilog)
 
-    gemv = commands.add_parser("gemv", help="y = A x with A resident, non-zeros of x streamed")
-    gemv.add_argument("--matrix", required=True, help="A, an M x N .npy array")
-    gemv.add_argument("--vector", required=True, help="x, an N-vector .npy array")
-    gemv.add_argument("--out", required=True, help="where to write y (float32 .npy)")
-    _array_options(gemv)
-    gemv.set_defaults(run=_gemv)
-
-    gemm = commands.add_parser("gemm", help="Y = W X with X resident, non-zeros of W streamed")
-    gemm.add_argument("--weights", required=True, help="W, an M x N .npy array")
-    gemm.add_argument("--inputs", required=True, help="X, an N x B .npy array")
-    gemm.add_argument("--out", required=True, help="where to write Y (float32 .npy)")
-    _array_options(gemm)
-    gemm.set_defaults(run=_gemm)
+    for name, text, operands, result, run in _LINALG:
+        command = commands.add_parser(name, help=text)
+        for flag, what in operands:
+            command.add_argument(flag, required=True, help=what)
+        command.add_argument("--out", required=True,
+                             help=f"where to write {result} (float32 .npy)")
+        _array_options(command)
+        command.set_defaults(run=run)
     return parser
 
 
