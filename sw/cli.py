@@ -1,4 +1,4 @@
-"""The ``wafer`` command line."""
+"""wafer: Verilog for the engine's components and arrays, and sparse linear algebra on them."""
 
 import argparse
 import sys
