@@ -27,7 +27,7 @@ from rtl.ports import Port
 from rtl.tile import MESH_PORTS, Tile
 from rtl.wavelet import Wavelet
 
-from .program import chain_order, neighbour
+from .program import chain_order, edge_of, neighbour
 from .verilog import write_if_changed
 
 __all__ = ["TOP_NAME", "array_top_verilog", "write_array_verilog", "edge_port"]
@@ -47,7 +47,8 @@ def _check_size(rows, cols):
 def edge_port(tile, port):
     """Name prefix of the top's edge links that ``port`` of ``tile`` faces, without the
     ``_i``/``_o`` direction: ``("n", column)`` style, as ``"n", 3``."""
-    return _SIDE[port], tile[1] if port in (Port.N, Port.S) else tile[0]
+    port, position = edge_of(tile, port)
+    return _SIDE[port], position
 
 
 def array_top_verilog(rows, cols, colors):

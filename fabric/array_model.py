@@ -6,7 +6,7 @@ from rtl.ports import PORTS, Port
 from rtl.tile import MESH_PORTS
 
 from .pe_model import PeModel
-from .program import chain_order, neighbour
+from .program import chain_order, edge_of, neighbour
 from .router_model import RouterModel
 from .traffic import LinkSender
 
@@ -82,7 +82,7 @@ class ArrayModel:
                 if self._inside(other):
                     out_ready[q] = rready[other][q.opposite]
                 else:
-                    edge = self._edge_of(t, q)
+                    edge = edge_of(t, q)
                     out_ready[q] = self._all if edge_ready is None else edge_ready[edge]
             emitted[t] = router.emit(out_ready)
 
@@ -95,7 +95,7 @@ class ArrayModel:
                 if self._inside(other):
                     offered[p] = emitted[other][p.opposite]
                 else:
-                    edge = self._edge_of(t, p)
+                    edge = edge_of(t, p)
                     paused = bool(pauses) and edge in pauses
                     offered[p] = offered_edges[edge] = self.senders[edge].offer(rready[t][p],
                                                                                 paused)
@@ -111,9 +111,6 @@ class ArrayModel:
                 self.outputs[edge].append((self.cycle, out_edges[edge]))
         self.cycle += 1
         return offered_edges, out_edges
-
-    def _edge_of(self, tile, port):
-        return (port, tile[1] if port in (Port.N, Port.S) else tile[0])
 
     @property
     def busy(self):

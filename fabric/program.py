@@ -12,7 +12,7 @@ from rtl.route import Route, check_routes
 from .config_model import ConfigRecord, encode
 from .pe_task import PeProgram
 
-__all__ = ["TileProgram", "ArrayProgram", "chain_order", "neighbour"]
+__all__ = ["TileProgram", "ArrayProgram", "chain_order", "neighbour", "edge_of"]
 
 _DEST = {Target.TASK: ConfigDest.TASK, Target.MEM: ConfigDest.MEM, Target.ACC: ConfigDest.ACC}
 _DIRECTION = {Port.N: "north", Port.E: "east", Port.S: "south", Port.W: "west"}
@@ -22,6 +22,12 @@ def chain_order(rows, cols):
     """Tiles in configuration-chain order: row 0 west to east, row 1 east to west, ... (a snake,
     so consecutive tiles are neighbours)."""
     return [(r, c if r % 2 == 0 else cols - 1 - c) for r in range(rows) for c in range(cols)]
+
+
+def edge_of(tile, port):
+    """``(edge_port, position)`` of the array edge that ``port`` of a border ``tile`` faces:
+    the column for the north and south edges, the row for the west and east edges."""
+    return (port, tile[1] if port in (Port.N, Port.S) else tile[0])
 
 
 def neighbour(tile, port):
@@ -106,10 +112,6 @@ class ArrayProgram:
     def _inside(self, tile):
         return 0 <= tile[0] < self.rows and 0 <= tile[1] < self.cols
 
-    def _edge_of(self, tile, port):
-        """``(edge_port, position)`` of the array edge that ``port`` of ``tile`` faces."""
-        return (port, tile[1] if port in (Port.N, Port.S) else tile[0])
-
     def _sends(self, tile, color):
         return tile in self.pes and any(t.out_color == color and t.op.name != "NONE"
                                         for t in self.pes[tile].tasks.values())
@@ -126,7 +128,7 @@ class ArrayProgram:
                         continue
                     other = neighbour(tile, p)
                     if not self._inside(other):
-                        edge = self._edge_of(tile, p)
+                        edge = edge_of(tile, p)
                         if edge not in self.inputs:
                             raise ValueError(f"Tile {tile} color {color} receives from the "
                                              f"{_DIRECTION[p]} edge, which has no input "
