@@ -1,6 +1,7 @@
 """wafer: Verilog for the engine's components and arrays, and sparse linear algebra on them."""
 
 import argparse
+import importlib
 import sys
 
 from fabric.verilog import TOPS, write_verilog
@@ -46,6 +47,10 @@ _LINALG = [
 ]
 
 
+#: Commands that live in their own modules; each module has ``add_command(subparsers)``.
+_COMMAND_MODULES = ()
+
+
 def _array_options(parser):
     parser.add_argument("--rows", type=int, default=4, help="array rows (default 4)")
     parser.add_argument("--cols", type=int, default=4, help="array columns (default 4)")
@@ -86,6 +91,8 @@ def _parser():
                              help=f"where to write {result} (float32 .npy)")
         _array_options(command)
         command.set_defaults(run=run)
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module).add_command(commands)
     return parser
 
 
