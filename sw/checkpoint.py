@@ -1,0 +1,84 @@
+"""Atomic checkpoints: ``.npz`` files plus a ``latest.json`` pointer holding their SHA-256.
+
+Saving writes ``ckpt-<step>.npz`` to a temporary name, flushes it to disk and renames it, then
+replaces ``latest.json`` the same way. A crash at any point leaves ``latest.json`` naming a
+complete earlier checkpoint whose checksum still matches, so nothing stored is lost; only the
+two newest checkpoints are kept. Loading checks the checksum and the model signature before
+anything is copied into the weight store.
+"""
+
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["save_checkpoint", "load_checkpoint", "POINTER"]
+
+POINTER = "latest.json"
+_KEEP = 2
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_atomic(path, data):
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_checkpoint(directory, store, meta):
+    """Write ``store``'s arrays and ``meta`` (JSON-able dict with at least ``step``) to
+    ``directory``; returns the checkpoint's path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v) for k, v in store.arrays().items()})
+    name = f"ckpt-{int(meta['step']):08d}.npz"
+    path = directory / name
+    _write_atomic(path, buf.getvalue())
+    pointer = dict(meta, file=name, sha256=_sha256(path), signature=store.spec.signature)
+    _write_atomic(directory / POINTER, json.dumps(pointer, indent=1).encode())
+    for old in sorted(directory.glob("ckpt-*.npz"))[:-_KEEP]:
+        old.unlink()
+    return path
+
+
+def load_checkpoint(directory, store):
+    """Load the newest checkpoint of ``directory`` into ``store``; returns its metadata.
+
+    ``ValueError`` (and ``store`` untouched) if there is no checkpoint, its checksum does not
+    match (corrupted or truncated), or it belongs to another model."""
+    directory = Path(directory)
+    pointer_path = directory / POINTER
+    if not pointer_path.exists():
+        raise ValueError(f"No checkpoint in {directory} ({POINTER} missing)")
+    try:
+        meta = json.loads(pointer_path.read_text())
+        path = directory / meta["file"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"Checkpoint pointer {pointer_path} is corrupted: {exc}") from None
+    if not path.exists():
+        raise ValueError(f"Checkpoint {path} named by {pointer_path} is missing")
+    digest = _sha256(path)
+    if digest != meta.get("sha256"):
+        raise ValueError(f"Checkpoint {path} is corrupted: SHA-256 {digest[:16]}... does not "
+                         f"match {str(meta.get('sha256'))[:16]}...")
+    if meta.get("signature") != store.spec.signature:
+        raise ValueError(f"Checkpoint {path} is of model {meta.get('signature')!r}, not "
+                         f"{store.spec.signature!r}")
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    store.load_arrays(arrays)
+    return meta
