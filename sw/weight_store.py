@@ -27,10 +27,12 @@ def check_sparsity(value, what="Sparsity"):
 
 
 def magnitude_mask(weights, sparsity):
-    """Boolean mask keeping the ``round((1 - sparsity) * size)`` largest ``|w|`` (at least one
-    weight), ties broken by the flat position (stable sort), so the mask is deterministic."""
+    """Boolean mask keeping the ``floor((1 - sparsity) * size)`` largest ``|w|`` (at least one
+    weight), so at least the asked fraction is zero; ties broken by the flat position (stable
+    sort), so the mask is deterministic."""
     w = np.abs(np.asarray(weights)).reshape(-1)
-    keep = max(1, int(round((1.0 - sparsity) * w.size)))
+    # The epsilon keeps (1 - 0.9) * 4096 = 409.6 -> 409 while 0.5 * 6 = 3 stays 3.
+    keep = max(1, int(np.floor((1.0 - sparsity) * w.size + 1e-9)))
     order = np.argsort(-w, kind="stable")
     mask = np.zeros(w.size, dtype=bool)
     mask[order[:keep]] = True

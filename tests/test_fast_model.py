@@ -1,0 +1,86 @@
+"""The fast functional model against the cycle-exact array model: identical bits for the GEMM
+and the weight gradient, cycle estimates within 5 %."""
+
+import numpy as np
+import pytest
+
+from fabric.fast_model import FabricStats, gemm_fast, wgrad_fast
+from fabric.workloads.gemm import collect_matrix, gemm_program
+from fabric.workloads.wgrad import collect_gradients, wgrad_program
+from sw.backends import run_workload
+
+PE = dict(colors=3, mem_words=4096, acc_words=1024, max_len=512)
+
+CASES = [  # rows, cols, M, N, B, density, relu
+    (1, 1, 6, 5, 3, 1.0, False),
+    (2, 2, 40, 7, 5, 0.25, True),
+    (3, 4, 9, 10, 7, 0.5, False),
+    (4, 4, 16, 32, 16, 0.1, True),
+    (4, 4, 10, 64, 32, 0.1, False),
+    (2, 3, 12, 9, 6, 0.0, True),
+]
+
+
+def _operands(rows, m, n, batch, density):
+    rng = np.random.default_rng(rows * 1000 + m * 10 + n)
+    w = rng.standard_normal((m, n)) * (rng.random((m, n)) < density)
+    # Non-negative X (as after a ReLU) with exact zeros and a -0, the sign cases of the adder.
+    x = np.maximum(rng.standard_normal((n, batch)), 0)
+    x[0, 0] = -0.0
+    return rng, w, x
+
+
+def _cycle_error(estimate, exact):
+    return abs(estimate - exact) / exact
+
+
+@pytest.mark.parametrize("rows,cols,m,n,batch,density,relu", CASES)
+def test_gemm_fast_matches_exact_model(rows, cols, m, n, batch, density, relu):
+    _, w, x = _operands(rows, m, n, batch, density)
+    work = gemm_program(w, x, rows, cols, relu=relu, **PE)
+    exact = run_workload(work, "golden")
+    y = collect_matrix([exact.outputs[o] for o in work.outputs], m, batch)
+    y_fast, stats = gemm_fast(w, x, rows, cols, relu=relu, **PE)
+    assert np.array_equal(y.view(np.uint32), y_fast.view(np.uint32))
+    assert stats.fmac_ops == exact.total("fmac_issues")
+    assert stats.wavelets == exact.wavelets_in
+    assert stats.wavelets_out == sum(len(s) for s in exact.outputs.values())
+    assert _cycle_error(stats.cycles, exact.cycles) <= 0.05, (stats.cycles, exact.cycles)
+
+
+@pytest.mark.parametrize("rows,cols,m,n,batch,density,relu", CASES)
+def test_wgrad_fast_matches_exact_model(rows, cols, m, n, batch, density, relu):
+    rng, _, x = _operands(rows, m, n, batch, density)
+    mask = rng.random((m, n)) < max(density, 0.3)
+    dy = rng.standard_normal((m, batch)) * (rng.random((m, 1)) < 0.7)
+    work = wgrad_program(mask, dy, x, rows, cols, **PE)
+    exact = run_workload(work, "golden")
+    dw = collect_gradients([exact.outputs[o] for o in work.outputs], mask, dy, cols)
+    dw_fast, stats = wgrad_fast(mask, dy, x, rows, cols, **PE)
+    assert np.array_equal(dw.view(np.uint32), dw_fast.view(np.uint32))
+    assert stats.fmac_ops == exact.total("fmac_issues")
+    assert stats.wavelets == exact.wavelets_in
+    assert _cycle_error(stats.cycles, exact.cycles) <= 0.05, (stats.cycles, exact.cycles)
+
+
+def test_fast_model_values_follow_fp16_inputs():
+    """Within the fp16-input bound of numpy float64 (the ordering argument aside)."""
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((20, 30)) * (rng.random((20, 30)) < 0.3)
+    x = rng.standard_normal((30, 8))
+    y, _ = gemm_fast(w, x, 2, 3, **PE)
+    w16, x16 = (np.float16(a).astype(np.float64) for a in (w, x))
+    ref = w16 @ x16
+    assert np.all(np.abs(y - ref) <= 2 ** -10 * np.abs(ref) + 1e-3 * (np.abs(w16) @ np.abs(x16)))
+
+
+def test_stats_add_up():
+    a, b = FabricStats(1, 2, 3, 4, 5), FabricStats(10, 20, 30, 40, 50)
+    assert (a + b).astuple() == (11, 22, 33, 44, 55)
+
+
+def test_fast_model_rejects_what_the_mapping_rejects():
+    with pytest.raises(ValueError, match="cannot multiply"):
+        gemm_fast(np.ones((3, 4)), np.ones((5, 2)), 1, 1, **PE)
+    with pytest.raises(ValueError, match="accumulators per PE"):
+        gemm_fast(np.ones((600, 4)), np.ones((4, 4)), 1, 1, **PE)

@@ -1,0 +1,211 @@
+"""The host stack's parts: weight packing, the weight store and pruning, optimizers, atomic
+checkpoints, model descriptions, the stream scheduler; every error message."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from fabric.workloads.gemm import W_COLOR, gemm_program
+from rtl.ports import Port
+from sw import checkpoint as ckpt
+from sw.mlp import from_arrays, from_sizes, from_torch, he_init
+from sw.optim import Adam, Sgd, make_optimizer
+from sw.packing import pack_weights, unpack_weights
+from sw.scheduler import StreamScheduler
+from sw.weight_store import WeightStore, check_sparsity, magnitude_mask
+
+
+def _store(sparsity=0.5, state=("velocity",), **kw):
+    spec = from_sizes([6, 5, 3])
+    return WeightStore(spec, he_init(spec, np.random.default_rng(1)), sparsity, state, **kw)
+
+
+# -- packing ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("m,n,cols", [(7, 9, 2), (64, 64, 4), (3, 5, 5), (10, 64, 4)])
+def test_packed_stream_is_the_mappings_stream(m, n, cols):
+    rng = np.random.default_rng(m + n)
+    w = (rng.standard_normal((m, n)) * (rng.random((m, n)) < 0.3)).astype(np.float32)
+    w[0, 0] = 1e-9                                   # rounds to an fp16 zero: never sent
+    mask = rng.random((m, n)) < 0.8
+    packed = pack_weights(w, mask, cols)
+    work = gemm_program(np.where(mask, w, 0), np.ones((n, 1)), 1, cols, colors=3)
+    stream = work.phases[0]
+    for c in range(cols):
+        assert packed.payloads[c].tolist() == [wv.payload for wv in stream[(Port.N, c)]]
+        assert all(wv.color == W_COLOR for wv in stream[(Port.N, c)])
+    w16 = unpack_weights(packed)
+    assert np.array_equal(w16.view(np.float16).astype(np.float32),
+                          np.where(mask, w, 0).astype(np.float16).astype(np.float32))
+
+
+# -- weight store ----------------------------------------------------------------------------
+def test_magnitude_mask_keeps_the_largest():
+    w = np.array([[0.1, -3.0, 2.0], [0.5, 0.0, -0.2]])
+    assert magnitude_mask(w, 0.5).tolist() == [[False, True, True], [True, False, False]]
+    assert magnitude_mask(w, 0.99).sum() == 1          # at least one weight survives
+
+
+def test_store_masks_and_prunes():
+    store = _store(sparsity=[0.5, 0.0])
+    assert store.masks[0].sum() == 15 and store.masks[1].all()
+    assert np.all(store.weights[0][~store.masks[0]] == 0)
+    store.state[0]["velocity"][...] = 1
+    store.prune([0.8, 0.5])
+    assert store.masks[0].sum() == 6 and store.masks[1].sum() == 7
+    assert np.all(store.state[0]["velocity"][~store.masks[0]] == 0)
+    assert store.zero_fraction() == pytest.approx(1 - (6 + 7) / 45)
+
+
+def test_store_memory_maps_its_arrays(tmp_path):
+    store = _store(directory=tmp_path / "store")
+    assert isinstance(store.weights[0], np.memmap)
+    store.weights[0][0, 0] = 42.0
+    store.weights[0].flush()
+    assert np.load(tmp_path / "store" / "w0.npy", mmap_mode="r")[0, 0] == 42.0
+
+
+@pytest.mark.parametrize("value,message", [
+    (1.0, r"Sparsity must be in \[0, 1\), not 1.0"), (-0.1, r"not -0.1"),
+    ("x", "must be a number"), (float("nan"), "not nan")])
+def test_sparsity_errors(value, message):
+    with pytest.raises(ValueError, match=message):
+        check_sparsity(value)
+
+
+def test_store_errors():
+    spec = from_sizes([4, 2])
+    with pytest.raises(ValueError, match=r"Layer 0 weights have shape \(3, 4\), the model says"):
+        WeightStore(spec, [np.ones((3, 4))], 0.5)
+    with pytest.raises(ValueError, match="Layer 0 weights hold NaN"):
+        WeightStore(spec, [np.full((2, 4), np.inf)], 0.5)
+    with pytest.raises(ValueError, match="Got 2 sparsity values for 1 layers"):
+        WeightStore(spec, [np.ones((2, 4))], [0.1, 0.2])
+    with pytest.raises(ValueError, match=r"Layer 0 sparsity must be in \[0, 1\), not 1.5"):
+        WeightStore(spec, [np.ones((2, 4))], 1.5)
+
+
+# -- optimizers ------------------------------------------------------------------------------
+def test_sgd_momentum_and_mask():
+    w = np.array([1.0, 2.0], dtype=np.float32)
+    mask = np.array([True, False])
+    state = {"velocity": np.zeros(2, np.float32)}
+    opt = Sgd(lr=0.5, momentum=0.5)
+    opt.step(w, np.array([1.0, 1.0], np.float32), mask, state, 1)
+    opt.step(w, np.array([1.0, 1.0], np.float32), mask, state, 2)
+    # v = 1, then 1.5: w = 1 - 0.5 - 0.75; the pruned weight is zeroed and stays so.
+    assert w.tolist() == [-0.25, 0.0] and state["velocity"].tolist() == [1.5, 0.0]
+
+
+def test_adam_first_step_is_lr_sized():
+    w = np.zeros(3, dtype=np.float32)
+    state = {"m": np.zeros(3, np.float32), "v": np.zeros(3, np.float32)}
+    Adam(lr=0.01).step(w, np.array([2.0, -3.0, 0.0], np.float32), np.ones(3, bool), state, 1)
+    assert np.allclose(w, [-0.01, 0.01, 0.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: make_optimizer("rmsprop"), "Optimizer must be one of sgd, adam, not 'rmsprop'"),
+    (lambda: Sgd(lr=0), "Learning rate must be positive, not 0"),
+    (lambda: Sgd(momentum=1.0), r"Momentum must be in \[0, 1\), not 1.0"),
+    (lambda: Adam(beta2=1.0), r"Adam beta2 must be in \[0, 1\), not 1.0")])
+def test_optimizer_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# -- checkpoints -----------------------------------------------------------------------------
+def test_checkpoint_round_trip_and_rotation(tmp_path):
+    store = _store()
+    for step in (1, 2, 3):
+        ckpt.save_checkpoint(tmp_path, store, {"step": step, "epoch": step})
+    assert sorted(p.name for p in tmp_path.glob("ckpt-*.npz")) == [
+        "ckpt-00000002.npz", "ckpt-00000003.npz"]
+    other = _store()
+    other.weights[0][...] = 7
+    meta = ckpt.load_checkpoint(tmp_path, other)
+    assert meta["step"] == 3
+    assert np.array_equal(other.weights[0], store.weights[0])
+
+
+def test_crash_mid_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    store = _store()
+    ckpt.save_checkpoint(tmp_path, store, {"step": 1})
+    saved = store.weights[0].copy()
+    store.weights[0][...] = 9
+
+    def crash(src, dst):
+        raise OSError("power failure")
+    monkeypatch.setattr(ckpt.os, "replace", crash)
+    with pytest.raises(OSError, match="power failure"):
+        ckpt.save_checkpoint(tmp_path, store, {"step": 2})
+    monkeypatch.setattr(ckpt.os, "replace", os.replace)
+    fresh = _store()
+    assert ckpt.load_checkpoint(tmp_path, fresh)["step"] == 1
+    assert np.array_equal(fresh.weights[0], saved)
+
+
+def test_checkpoint_errors_leave_the_store_untouched(tmp_path):
+    store = _store()
+    before = store.weights[0].copy()
+    with pytest.raises(ValueError, match=r"No checkpoint in .* \(latest.json missing\)"):
+        ckpt.load_checkpoint(tmp_path, store)
+    path = ckpt.save_checkpoint(tmp_path, _store(sparsity=0.1), {"step": 5})
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="is corrupted: SHA-256"):
+        ckpt.load_checkpoint(tmp_path, store)
+    assert np.array_equal(store.weights[0], before)
+    spec = from_sizes([6, 4, 3])
+    other = WeightStore(spec, he_init(spec, np.random.default_rng(0)), 0.5)
+    ckpt.save_checkpoint(tmp_path, other, {"step": 6})
+    with pytest.raises(ValueError, match="is of model 'mlp:4x6,3x4', not 'mlp:5x6,3x5'"):
+        ckpt.load_checkpoint(tmp_path, store)
+    path.unlink(missing_ok=True)
+    pointer = json.loads((tmp_path / ckpt.POINTER).read_text())
+    (tmp_path / pointer["file"]).unlink()
+    with pytest.raises(ValueError, match="named by .* is missing"):
+        ckpt.load_checkpoint(tmp_path, store)
+    assert np.array_equal(store.weights[0], before)
+
+
+# -- model descriptions ----------------------------------------------------------------------
+def test_model_descriptions():
+    spec = from_sizes([64, 32, 10])
+    assert spec.shapes == ((32, 64), (10, 32)) and spec.signature == "mlp:32x64,10x32"
+    spec2, arrays = from_arrays([np.ones((32, 64)), np.ones((10, 32))])
+    assert spec2 == spec and arrays[0].dtype == np.float32
+    with pytest.raises(ValueError, match="Layer 1 takes 31 inputs but layer 0 gives 32"):
+        from_arrays([np.ones((32, 64)), np.ones((10, 31))])
+    with pytest.raises(ValueError, match="Layer 0 weights hold NaN"):
+        from_arrays([np.full((2, 2), np.nan)])
+    with pytest.raises(ValueError, match="need at least inputs and outputs"):
+        from_sizes([4])
+
+
+def test_model_from_torch():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(8, 5, bias=False), nn.ReLU(), nn.Linear(5, 3, bias=False))
+    spec, arrays = from_torch(model)
+    assert spec.shapes == ((5, 8), (3, 5))
+    assert np.array_equal(arrays[1], model[2].weight.detach().numpy())
+    with pytest.raises(ValueError, match="Module 0 .* has a bias"):
+        from_torch(nn.Sequential(nn.Linear(8, 5)))
+    with pytest.raises(ValueError, match="Module 1 must be ReLU, not Sigmoid"):
+        from_torch(nn.Sequential(nn.Linear(8, 5, bias=False), nn.Sigmoid(),
+                                 nn.Linear(5, 3, bias=False)))
+
+
+# -- scheduler -------------------------------------------------------------------------------
+def test_scheduler_prepares_in_order_and_measures():
+    calls = []
+    sched = StreamScheduler(lambda w, m: calls.append(w) or w * 2)
+    sched.submit("a", 1, None)
+    sched.submit("b", 2, None)
+    assert sched.get("a") == 2 and sched.get("b") == 4
+    assert calls == [1, 2] and sched.streams == 2
+    assert 0.0 <= sched.overlap <= 1.0 and sched.pack_seconds > 0
+    sched.close()
