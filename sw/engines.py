@@ -24,7 +24,7 @@ from fabric.workloads.common import from_fp16_bits, split
 from fabric.workloads.gemm import collect_matrix, gemm_program
 from fabric.workloads.wgrad import collect_gradients, wgrad_program
 
-from .packing import pack_weights, unpack_weights
+from .packing import PackPlan, pack_weights, unpack_weights
 
 __all__ = ["FabricEngine", "Float64Engine", "TorchEngine", "ENGINE_BACKENDS", "PASSES"]
 
@@ -52,15 +52,24 @@ class FabricEngine:
             raise ValueError(f"Backend must be one of {', '.join(ENGINE_BACKENDS)}, not "
                              f"{backend!r}")
         self.backend, self.rows, self.cols, self.pe_params = backend, rows, cols, pe_params
+        self._plans = {}
         self.reset_stats()
 
     def reset_stats(self):
         self.stats = defaultdict(lambda: FabricStats(0, 0, 0, 0, 0))
         self.dense_cycles = defaultdict(int)
 
-    def prepare(self, weights, mask):
-        """The layer's weight stream (non-zero fp16 weights as wavelet payloads)."""
-        return pack_weights(weights, mask, self.cols)
+    def prepare(self, weights, mask, version=None):
+        """The layer's weight stream (non-zero fp16 weights as wavelet payloads). A
+        ``version`` seen before reuses that mask's :class:`~sw.packing.PackPlan`."""
+        if version is None:
+            return pack_weights(weights, mask, self.cols)
+        plan = self._plans.get(version)
+        if plan is None:
+            # Plans of older mask versions are never asked for again.
+            self._plans = {k: v for k, v in self._plans.items() if k[-1] == version[-1]}
+            plan = self._plans[version] = PackPlan(mask, self.cols)
+        return pack_weights(weights, mask, self.cols, plan)
 
     def _count(self, name, stats, dense):
         self.stats[name] = self.stats[name] + stats
@@ -117,7 +126,7 @@ class _Dense:
 class Float64Engine:
     """Exact float64 numpy products on the same (fp32 master) weights: the reference."""
 
-    def prepare(self, weights, mask):
+    def prepare(self, weights, mask, version=None):
         return _Dense(weights, mask)
 
     def forward(self, layer, packed, mask, x, relu):
@@ -138,7 +147,7 @@ class TorchEngine:
         import torch
         self.torch = torch
 
-    def prepare(self, weights, mask):
+    def prepare(self, weights, mask, version=None):
         return _Dense(weights, mask)
 
     def _t(self, a):

@@ -15,7 +15,8 @@ __all__ = ["StreamScheduler"]
 
 
 class StreamScheduler:
-    """Prepares streams with ``prepare(weights, mask)`` (an engine's) on a worker thread."""
+    """Prepares streams with ``prepare(weights, mask, version)`` (an engine's) on a worker
+    thread."""
 
     def __init__(self, prepare):
         self._prepare = prepare
@@ -25,15 +26,16 @@ class StreamScheduler:
         self.wait_seconds = 0.0
         self.streams = 0
 
-    def _timed(self, weights, mask):
+    def _timed(self, weights, mask, version):
         start = time.perf_counter()
-        out = self._prepare(weights, mask)
+        out = self._prepare(weights, mask, version)
         self.pack_seconds += time.perf_counter() - start
         return out
 
-    def submit(self, key, weights, mask):
-        """Queue the stream ``key`` (e.g. ``("forward", layer)``)."""
-        self._pending[key] = self._pool.submit(self._timed, weights, mask)
+    def submit(self, key, weights, mask, version=None):
+        """Queue the stream ``key`` (e.g. ``("forward", layer)``); ``version`` names the
+        mask's state (the engine may reuse work done for the same version)."""
+        self._pending[key] = self._pool.submit(self._timed, weights, mask, version)
 
     def get(self, key):
         """The stream ``key``, waiting for it if the worker is behind."""

@@ -73,13 +73,14 @@ class Trainer:
 
     # -- one step -----------------------------------------------------------------------
     def _queue_streams(self, backward):
-        layers = len(self.store.weights)
+        layers, version = len(self.store.weights), self.store.mask_version
         for k in range(layers):
-            self.scheduler.submit(("forward", k), self.store.weights[k], self.store.masks[k])
+            self.scheduler.submit(("forward", k), self.store.weights[k], self.store.masks[k],
+                                  ("forward", k, version))
         if backward:
             for k in range(layers - 1, 0, -1):
                 self.scheduler.submit(("backward_data", k), self.store.weights[k].T,
-                                      self.store.masks[k].T)
+                                      self.store.masks[k].T, ("backward_data", k, version))
 
     def _timed(self, call, *args):
         start = time.perf_counter()

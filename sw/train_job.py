@@ -112,7 +112,7 @@ def run_training(trainer, data, epochs, checkpoint=None, progress=True, log=prin
     train_stats = None
     while trainer.epoch < epochs:
         bar = tqdm(total=steps, desc=f"epoch {trainer.epoch + 1}/{epochs}", unit="step",
-                   disable=not progress, leave=False)
+                   disable=None if progress else True, leave=False)
         loss = trainer.train_epoch(x_train, y_train,
                                    progress=lambda l: (bar.update(1), bar.set_postfix(loss=f"{l:.3f}")))
         bar.close()

@@ -61,6 +61,8 @@ class WeightStore:
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
         self.weights, self.masks, self.state = [], [], []
+        #: Bumped whenever a mask changes, so cached stream plans know to rebuild.
+        self.mask_version = 0
         for k, (shape, w) in enumerate(zip(spec.shapes, weights)):
             w = np.asarray(w, dtype=dtype)
             if w.shape != shape:
@@ -76,11 +78,13 @@ class WeightStore:
                                for name in state_names})
 
     def _array(self, name, shape, dtype, value):
+        # Column-major: the weight streams walk each column's non-zeros in order (j outer,
+        # i inner), so packing reads memory forward (sw/packing.py).
         if self.directory is None:
-            a = np.empty(shape, dtype=dtype)
+            a = np.empty(shape, dtype=dtype, order="F")
         else:
             a = np.lib.format.open_memmap(self.directory / f"{name}.npy", mode="w+",
-                                          dtype=dtype, shape=shape)
+                                          dtype=dtype, shape=shape, fortran_order=True)
         a[...] = value
         return a
 
@@ -90,6 +94,7 @@ class WeightStore:
         already pruned are zero, so a mask only shrinks or stays."""
         targets = self.sparsity if sparsity is None else (
             list(sparsity) if np.ndim(sparsity) else [sparsity] * len(self.weights))
+        self.mask_version += 1
         for k, (w, s) in enumerate(zip(self.weights, targets)):
             s = check_sparsity(s, f"Layer {k} sparsity")
             self.masks[k][...] = magnitude_mask(w, s)
@@ -123,3 +128,4 @@ class WeightStore:
                                  f"the model needs {a.shape}")
         for name, a in mine.items():
             a[...] = arrays[name]
+        self.mask_version += 1

@@ -1,9 +1,12 @@
 """`make demo`: the main job on the default configuration.
 
-1. The router's Verilog, and one random traffic run through its golden model and its RTL.
-2. The default 4x4 array's Verilog, and a sparse GEMV (x 80 % zeros) on the golden model and on
-   the RTL (Verilator, in lockstep with the model): results bit-identical, cycles and the
-   speedup over the same GEMV with a dense x.
+1. The Verilog of the default 4x4 array (the training PE: 3 colors, 4096-word memory).
+2. Train the sparse MLP (64-64-10, 90 % of the weights zero) on scikit-learn's digits by weight
+   streaming on the golden model; the float64 reference trains alongside for the plot.
+3. One training step on the RTL array (Verilator, cocotb, in lockstep with the cycle-exact
+   model) and the same step on the golden model: losses, gradients and updated weights must be
+   bit-identical.
+4. A report (Markdown + PNG) in build/demo/.
 """
 
 import json
@@ -11,86 +14,89 @@ import time
 
 import numpy as np
 
-from fabric.router_model import RouterModel, simulate_router
-from fabric.traffic import Backpressure, LinkSender
-from fabric.array import write_array_verilog
-from fabric.verilog import router_top, write_verilog
-from fabric.workloads import collect_vector, gemv_program
-from rtl.ports import PORTS
-from sw.backends import run_workload
+from fabric.array import TOP_NAME, write_array_verilog
+from sw.engines import FabricEngine, Float64Engine
+from sw.report import write_report
+from sw.train_job import TrainOptions, build_trainer, run_training
 
-from .router.traffic_run import traffic
-from .sim import run_cocotb, sim_dir
+from .verilator import BUILD_DIR
 
-COLORS, DEPTH, SEED, WAVELETS = 4, 2, 2026, 5000
-RATES = {"pause_rate": 0.2, "stall_rate": 0.3}
+OUT = BUILD_DIR / "demo"
+
+
+def _train(opts, engine=None, dtype=np.float32, progress=True):
+    trainer, data = build_trainer(opts, engine=engine, dtype=dtype)
+    log = print if progress else (lambda *_: None)
+    return trainer, data, run_training(trainer, data, opts.epochs, progress=progress, log=log)
+
+
+#: Samples in the RTL step: 2 per array row keeps the lock-step simulation to a minute or two
+#: (the GRAD dot products take 4 cycles per sample and position).
+RTL_BATCH = 8
+
+
+def rtl_step(opts, data):
+    """One step from the same initial state on the RTL and the golden model, batch
+    ``opts.batch``; returns ``(identical, seconds, rtl cycles per pass)``."""
+    x_train, y_train = data[0], data[1]
+    idx = np.arange(opts.batch)
+    x, labels = np.ascontiguousarray(x_train[idx].T), y_train[idx]
+    runs = {}
+    start = time.perf_counter()
+    for backend in ("golden", "verilator"):
+        trainer, _ = build_trainer(TrainOptions(**{**opts.__dict__, "backend": backend}))
+        loss, grads = trainer.gradients(x, labels)
+        trainer.step(x, labels)
+        runs[backend] = (loss, grads, trainer.store.weights, trainer.engine.stats)
+    (lg, gg, wg, _), (lr, gr, wr, stats) = runs["golden"], runs["verilator"]
+    same = lg == lr and all(np.array_equal(np.asarray(a).view(np.uint32),
+                                           np.asarray(b).view(np.uint32))
+                            for a, b in list(zip(gg, gr)) + list(zip(wg, wr)))
+    return same, time.perf_counter() - start, {p: s.cycles for p, s in stats.items()}
 
 
 def main():
-    folder = sim_dir("router", "demo")
-    verilog = write_verilog(*router_top(colors=COLORS, depth=DEPTH), folder)
-    print(f"router Verilog ({COLORS} colors, depth {DEPTH}): {verilog}")
+    total = time.perf_counter()
+    opts = TrainOptions()
+    verilog, seconds = write_array_verilog(opts.rows, opts.cols, OUT / "verilog", **opts.pe)
+    print(f"{opts.rows}x{opts.cols} array Verilog (top {TOP_NAME}, PE {opts.pe}): {verilog} "
+          f"({seconds:.1f} s)")
 
-    routes, streams = traffic(COLORS, SEED, WAVELETS)
-    for color, route in sorted(routes.items()):
-        rx = "+".join(p.name for p in sorted(route.rx))
-        tx = "+".join(p.name for p in sorted(route.tx))
-        print(f"  color {color}: {rx:>10} -> {tx:<14} RAMP index filter [{route.lo}, {route.hi}]")
-
+    print(f"\nTraining 64-{opts.hidden[0]}-10 on digits, {opts.sparsity:.0%} of weights zero "
+          f"(magnitude pruning over {opts.prune_epochs} epochs), {opts.optimizer}, batch "
+          f"{opts.batch}, {opts.epochs} epochs, golden model of the {opts.rows}x{opts.cols} "
+          f"fabric")
     start = time.perf_counter()
-    model = RouterModel(colors=COLORS, depth=DEPTH, routes=routes)
-    senders = [LinkSender(COLORS, streams.get(p, ())) for p in PORTS]
-    cycles, emitted = simulate_router(model, senders, Backpressure(SEED, COLORS, **RATES))
-    model_s = time.perf_counter() - start
-    print(f"golden model: {WAVELETS} wavelets in, {sum(map(len, emitted))} out "
-          f"(multicast copies included, filtered ones excluded), {cycles} cycles, {model_s:.1f} s")
+    trainer, data, result = _train(opts)
+    golden_s = time.perf_counter() - start
+    _, _, reference = _train(opts, Float64Engine(), np.float64, progress=False)
+    result["reference_loss"] = reference["loss"]
+    print(f"fabric: {result['cycles']:,} cycles for {result['steps']} steps "
+          f"({result['dense_cycles']:,} dense: {result['speedup_vs_dense']:.2f}x faster), "
+          f"{golden_s:.0f} s")
 
-    results = folder / "traffic.json"
-    start = time.perf_counter()
-    run_cocotb(unit="router", config_name="demo", verilog_path=verilog, toplevel="router",
-               test_module="tb.router.traffic_run",
-               params={"colors": COLORS, "depth": DEPTH, "seed": SEED, "wavelets": WAVELETS,
-                       "results": str(results), **RATES})
-    rtl = json.loads(results.read_text())
-    rtl_s = time.perf_counter() - start
-    print(f"RTL (Verilator): {sum(rtl['in'])} wavelets in, {sum(rtl['out'])} out, "
-          f"{rtl['cycles']} cycles, {rtl_s:.1f} s with the build")
-    same = rtl["cycles"] == cycles and rtl["out"] == [len(e) for e in emitted]
-    print("RTL and golden model agree on every output wavelet and cycle" if same
-          else "MISMATCH between RTL and golden model")
-    return 0 if same and gemv_demo() else 1
+    print("\nOne training step on the RTL array (Verilator; builds the array the first time)")
+    rtl_opts = TrainOptions(**{**opts.__dict__, "batch": RTL_BATCH})
+    same, rtl_s, rtl_cycles = rtl_step(rtl_opts, data)
+    verdict = ("bit-identical to the golden model (loss, gradients, updated weights)" if same
+               else "MISMATCH between the RTL and the golden model")
+    print(f"RTL step: {verdict}; RTL cycles per pass {rtl_cycles}; {rtl_s:.0f} s")
 
-
-def gemv_demo(size=4, m=64, n=64, sparsity=0.8, seed=2026):
-    """Sparse GEMV on the default array, golden and RTL; returns whether they agree."""
-    path, seconds = write_array_verilog(size, size, sim_dir("array", "demo"))
-    print(f"\n{size}x{size} array Verilog (top wafer_array): {path} ({seconds:.1f} s)")
-    rng = np.random.default_rng(seed)
-    a = rng.standard_normal((m, n))
-    x = rng.standard_normal(n)
-    dense = gemv_program(a, x, size, size)
-    x[rng.random(n) < sparsity] = 0
-    work = gemv_program(a, x, size, size)
-    runs = {}
-    for backend in ("golden", "verilator"):
-        start = time.perf_counter()
-        runs[backend] = run_workload(work, backend)
-        y = collect_vector([runs[backend].outputs[o] for o in work.outputs], m)
-        r = runs[backend]
-        print(f"GEMV {m}x{n}, {np.count_nonzero(x)} non-zeros of x, {backend}: "
-              f"{r.cycles} cycles, {r.total('fmac_issues')} FMACs, config {r.config_cycles} "
-              f"cycles through the chain, {time.perf_counter() - start:.1f} s")
-        runs[backend] = (r, y)
-    (g, yg), (v, yv) = runs["golden"], runs["verilator"]
-    same = yg.tobytes() == yv.tobytes() and g.cycles == v.cycles
-    ref = a.astype(np.float16).astype(float) @ x.astype(np.float16).astype(float)
-    print(f"max |y - numpy| = {np.abs(yg - ref).max():.2e} (|y| up to {np.abs(ref).max():.1f})")
-    dense_cycles = run_workload(dense, "golden").cycles
-    print(f"dense x: {dense_cycles} cycles; speedup from skipping zeros "
-          f"{dense_cycles / g.cycles:.2f}x (ideal {1 / (1 - sparsity):.1f}x)")
-    print("RTL and golden model results bit-identical" if same
-          else "MISMATCH between RTL and golden model")
-    return same
+    config = {"model": f"64-{opts.hidden[0]}-10 MLP, no bias, ReLU",
+              "dataset": "scikit-learn digits, 1437 train / 360 test",
+              "weights zero": f"{result['weight_sparsity']:.4f}",
+              "optimizer": f"{opts.optimizer} (host)", "batch": opts.batch,
+              "fabric": f"{opts.rows}x{opts.cols} tiles, PE {opts.pe}",
+              "array Verilog": f"`{verilog}` (top `{TOP_NAME}`)"}
+    extra = ["## RTL check", "",
+             f"One training step (batch {RTL_BATCH}) on the RTL array through Verilator: "
+             f"{verdict}. RTL cycles per pass: {json.dumps(rtl_cycles)}.", ""]
+    report = write_report(OUT, result, config, extra)
+    (OUT / "result.json").write_text(json.dumps(result, indent=1))
+    print(f"\nfinal test accuracy {result['accuracy'][-1]:.2%}; report {report}, plot "
+          f"{OUT / 'training.png'}, numbers {OUT / 'result.json'} "
+          f"({time.perf_counter() - total:.0f} s in all)")
+    return 0 if same else 1
 
 
 if __name__ == "__main__":

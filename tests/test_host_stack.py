@@ -202,7 +202,7 @@ def test_model_from_torch():
 # -- scheduler -------------------------------------------------------------------------------
 def test_scheduler_prepares_in_order_and_measures():
     calls = []
-    sched = StreamScheduler(lambda w, m: calls.append(w) or w * 2)
+    sched = StreamScheduler(lambda w, m, v: calls.append(w) or w * 2)
     sched.submit("a", 1, None)
     sched.submit("b", 2, None)
     assert sched.get("a") == 2 and sched.get("b") == 4
