@@ -36,6 +36,8 @@ bench: $(STAMP)
 	$(VPY) -m tb.pe.bench --write docs/results.md --pe-doc docs/pe.md
 	$(VPY) -m tb.array.bench --write docs/results.md
 	$(VPY) -m tb.array.bench_gemm --write docs/results.md
+	$(VPY) -m tb.array.bench_large --write docs/results.md --rtl
+	$(VPY) -m tb.array.rtl_cycles --write docs/results.md
 	$(VPY) -m tb.host.bench --write docs/results.md
 
 lint: $(STAMP)

@@ -28,7 +28,8 @@ from .workloads.common import split, to_fp16_bits
 from .workloads.gemm import check_gemm_shape
 from .workloads.wgrad import grad_positions, reduce_partials
 
-__all__ = ["FabricStats", "gemm_fast", "wgrad_fast", "gemm_cycles", "wgrad_cycles"]
+__all__ = ["FabricStats", "gemm_fast", "wgrad_fast", "gemm_cycles", "wgrad_cycles",
+           "column_issue_cycles"]
 
 #: A PE's fill and drain (input to output) in cycles, with the router hop to it (docs/pe.md).
 _PE_LATENCY = 13
@@ -36,6 +37,9 @@ _PE_LATENCY = 13
 _CHAIN_STEP = 16
 #: Accesses to one accumulator are at least this many cycles apart (no forwarding).
 _ACC_SPACING = 5
+#: A zero result is neither queued nor routed out: the array goes quiet this many cycles
+#: before a sent result would have left.
+_UNSENT = 2
 #: A GRAD element issues every 4 cycles; the last one's waits are skipped.
 _GRAD_PERIOD = 4
 
@@ -60,18 +64,48 @@ class FabricStats:
                 self.wavelets_out)
 
 
-def gemm_cycles(nonzero_per_column, m, batch, rows):
-    """Estimated cycles of a weight-streaming GEMM: the weight phase of the busiest column
-    (each weight runs ``L`` FMACs in the first row, at least ``_ACC_SPACING`` cycles apart on
-    one accumulator row) plus the chain reduction (``M * L`` results per row behind one step
-    per column)."""
-    length = len(split(batch, rows)[0])
+def column_issue_cycles(rows_in_order, length):
+    """Cycles column ``c``'s busiest PE issues for: weights in stream order, the output row
+    ``i`` of each given, ``length`` FMACs each, back to back except that a weight must start
+    ``_ACC_SPACING`` cycles after the previous weight of the same ``i`` (its accumulators
+    are still in flight). Only a batch slice under ``_ACC_SPACING`` can stall."""
+    count = len(rows_in_order)
+    if length >= _ACC_SPACING or count == 0:
+        return count * length
+    t, last = -length, {}
+    for i in rows_in_order:
+        t = max(t + length, last.get(i, -_ACC_SPACING) + _ACC_SPACING)
+        last[i] = t
+    return t + length
+
+
+def gemm_cycles(nonzero_per_column, m, batch, rows, issue_cycles=None, last_sent=None):
+    """Estimated cycles of a weight-streaming GEMM from the first weight in to the last result
+    out.
+
+    ``nonzero_per_column``: non-zero weights streamed into each array column; ``m``: output
+    rows; ``batch``: B, split over ``rows`` (row 0 has the longest slice ``L``, so it sets the
+    pace). Weight phase: each weight runs ``L`` FMACs back to back in the busiest column
+    (``issue_cycles[c]``, from :func:`column_issue_cycles`, when short slices stall; ``None``:
+    ``L`` per weight), then the PE's fill and drain and one hop per row. Reduction: row ``r``'s drain
+    starts ``r`` hops late and its last column sends one result per cycle behind one chain step
+    per column; ``last_sent[r]``: the local index ``i * L_r + b`` of row ``r``'s last non-zero
+    result (-1: none; ``None``: every result is sent).
+    """
+    parts = split(batch, rows)
+    length = len(parts[0])
     cols = len(nonzero_per_column)
-    busiest = max(nonzero_per_column)
-    per_weight = length if busiest * length >= m * _ACC_SPACING else max(length, 1)
-    stream = busiest * per_weight + _PE_LATENCY + rows if busiest else 0
-    reduce = m * length + _CHAIN_STEP * cols + rows - 1
-    return stream + reduce
+    work = issue_cycles or [count * length for count in nonzero_per_column]
+    busiest = max(work)
+    stream = busiest + _PE_LATENCY + rows if busiest else 0
+    if last_sent is None:
+        last_sent = [m * len(part) - 1 for part in parts]
+    ends = [r + k + 1 for r, k in enumerate(last_sent) if k >= 0]
+    if not ends:
+        # Nothing leaves: the array goes quiet when the last REDUCE has left the pipeline,
+        # which skips the output FIFO and the hop out.
+        ends = [r + m * len(part) - _UNSENT for r, part in enumerate(parts)]
+    return stream + max(ends) + _CHAIN_STEP * cols
 
 
 def wgrad_cycles(positions_per_column, batch, rows):
@@ -111,17 +145,24 @@ def gemm_fast(w, x, rows=4, cols=4, relu=False, **pe_params):
     check_gemm_shape(m, n, batch, rows, cols, **pe_params)
     w16, x16 = to_fp16_bits(w), to_fp16_bits(x)
     s = None
-    nonzero = []
+    nonzero, issue = [], []
+    length = len(split(batch, rows)[0])
     for features in split(n, cols):
         acc = _mac_accumulate(w16, x16, features)
-        nonzero.append(int(np.count_nonzero(w16[:, features.start:features.stop] & 0x7FFF)))
+        # Stream order: j outer, i inner (the transpose's row-major non-zeros).
+        _, i = np.nonzero((w16[:, features.start:features.stop] & 0x7FFF).T)
+        nonzero.append(len(i))
+        issue.append(column_issue_cycles(i.tolist(), length))
         s = acc if s is None else fp32_add(s, acc)
     if relu:
         s = fp32_relu(s)
     y16 = fp32_to_fp16(s)
     y16 = np.where(y16 & 0x7FFF, y16, 0).astype(np.uint16)
     sent = int(np.count_nonzero(y16))
-    stats = FabricStats(cycles=gemm_cycles(nonzero, m, batch, rows),
+    # Row r sends its results in local order i * L_r + b; the run ends with the last one.
+    last_sent = [int(max(np.flatnonzero(y16[:, part.start:part.stop].reshape(-1)), default=-1))
+                 for part in split(batch, rows)]
+    stats = FabricStats(cycles=gemm_cycles(nonzero, m, batch, rows, issue, last_sent),
                         fmac_ops=sum(nonzero) * batch, zero_skipped=0,
                         wavelets=sum(nonzero) + 1, wavelets_out=sent)
     return y16.view(np.float16).astype(np.float32), stats

@@ -16,7 +16,7 @@ from fabric.array import TOP_NAME, write_array_verilog
 from fabric.workloads import gemv_program
 from sw.backends import run_workload
 
-from ..results import write_section
+from ..results import speedup_rows, write_section
 from ..sim import build, sim_dir
 
 BEGIN, END = "<!-- array-bench:begin -->", "<!-- array-bench:end -->"
@@ -86,12 +86,8 @@ def markdown(gen, builds, rtl, golden):
               "| array | backend | sparsity | cycles | speedup | ideal | of ideal | FMACs "
               "| config cycles |", "|---|---|---|---|---|---|---|---|---|"]
     for label, table in rtl + golden:
-        dense = table[0][1].cycles
-        for s, r, _ in table:
-            speedup, ideal = dense / r.cycles, 1 / (1 - s)
-            lines.append(f"| {label[0]} | {label[1]} | {s:.2f} | {r.cycles} | {speedup:.2f} "
-                         f"| {ideal:.1f} | {speedup / ideal:.2f} | {r.total('fmac_issues')} "
-                         f"| {r.config_cycles} |")
+        lines += speedup_rows(label, [(s, r.cycles, r.total("fmac_issues"), r.config_cycles)
+                                      for s, r, _ in table])
     if rtl:
         (label, table), = rtl
         golden4 = [g for g in golden if g[0][0] == label[0]]

@@ -16,7 +16,7 @@ import numpy as np
 from fabric.workloads import gemm_program
 from sw.backends import run_workload
 
-from ..results import write_section
+from ..results import speedup_rows, write_section
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
@@ -75,12 +75,9 @@ def markdown(tables, grid, cycles, image):
              "result out, drain and chain reduction included; speedup = dense / sparse cycles.",
              "", "| array | backend | zero weights | cycles | speedup | ideal | of ideal "
              "| FMACs |", "|---|---|---|---|---|---|---|---|"]
-    for (label, backend), table in tables:
-        dense = table[0][1].cycles
-        for s, r, _ in table:
-            speedup, ideal = dense / r.cycles, 1 / (1 - s)
-            lines.append(f"| {label} | {backend} | {s:.2f} | {r.cycles} | {speedup:.2f} "
-                         f"| {ideal:.1f} | {speedup / ideal:.2f} | {r.total('fmac_issues')} |")
+    for label, table in tables:
+        lines += speedup_rows(label, [(s, r.cycles, r.total("fmac_issues"))
+                                      for s, r, _ in table])
     size = grid.shape[0]
     lines += ["", f"Per-PE FMAC utilisation, {size}x{size} array, golden model, one GEMM of "
               f"{cycles} cycles: mean {grid.mean():.2f}, min {grid.min():.2f}, max "

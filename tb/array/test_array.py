@@ -1,7 +1,7 @@
 """cocotb tests of ``wafer_array``: workloads from fabric.workloads in lockstep with the model.
 
 Parameters (WAFER_TB_PARAMS): rows, cols, seed, pe (the PE parameters the Verilog was built
-with), gemv_m, gemv_n, densities.
+with), gemv_m, gemv_n, densities, record (JSON file for the cycle records, optional).
 """
 
 import json
@@ -12,6 +12,9 @@ import numpy as np
 
 from fabric.workloads import collect_vector, from_fp16_bits, gemv_program, to_fp16_bits
 
+from sw.backends import run_golden
+
+from .rtl_cycles import record_run
 from .tb import TIMING_FREE, ArrayTB
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
@@ -38,6 +41,11 @@ async def gemv(dut):
             got, want = tb.counters(tile), tb.model.pes[tile].counters
             for name in TIMING_FREE:
                 assert got[name] - tb_base(dut, tile, name) == want[name], (tile, name)
+        # The RTL's span against a fresh model's prediction (also recorded for the results).
+        predicted = run_golden(work).cycles
+        rtl = record_run(PARAMS.get("record"), f"GEMV {ROWS}x{COLS}, A {m} x {n}, x density "
+                         f"{density}", tb, predicted)
+        assert rtl == predicted, (rtl, predicted)
         y = collect_vector([tb.model.outputs[o] for o in work.outputs], work.length)
         ref = from_fp16_bits(to_fp16_bits(a)).astype(np.float64) @ \
             from_fp16_bits(to_fp16_bits(x)).astype(np.float64)

@@ -1,7 +1,8 @@
 """cocotb test of ``wafer_array`` running the weight-streaming GEMM in lockstep with the model.
 
 Parameters (WAFER_TB_PARAMS): rows, cols, seed, m, n, batch, pe (the PE parameters the Verilog
-was built with, ``colors`` included), runs (list of ``[density, relu]``).
+was built with, ``colors`` included), runs (list of ``[density, relu]``), record (JSON file
+for the cycle records, optional).
 """
 
 import json
@@ -14,6 +15,9 @@ from fabric.array_model import ArrayModel
 from fabric.workloads.common import from_fp16_bits, to_fp16_bits
 from fabric.workloads.gemm import collect_matrix, gemm_program
 
+from sw.backends import run_golden
+
+from .rtl_cycles import record_run
 from .tb import TIMING_FREE, ArrayTB
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
@@ -56,6 +60,10 @@ async def gemm(dut):
         cycles = [await tb.run_phase(phase) for phase in work.phases]
         assert cycles == predicted, (cycles, predicted)
         dut._log.info(f"density {density} relu {relu}: phase cycles {cycles}")
+        span = run_golden(work).cycles
+        rtl = record_run(PARAMS.get("record"), f"GEMM {ROWS}x{COLS}, W {m} x {n}, X {n} x "
+                         f"{batch}, W density {density}, ReLU {relu}", tb, span)
+        assert rtl == span, (rtl, span)
 
         macs = 0
         for tile in tb.model.tiles:
