@@ -24,7 +24,7 @@ def _run(args):
                         sparsity=args.sparsity, epochs=args.epochs, optimizer=args.optimizer,
                         lr=args.lr, batch=args.batch, prune_epochs=args.prune_epochs,
                         rows=args.rows, cols=args.cols, backend=args.backend, seed=args.seed,
-                        checkpoint=args.checkpoint)
+                        checkpoint=args.checkpoint, store_dir=args.store_dir)
     trainer, data = build_trainer(opts)
     log = (lambda text: print(text, file=sys.stderr)) if args.json else print
     result = run_training(trainer, data, opts.epochs, checkpoint=opts.checkpoint,
@@ -63,6 +63,8 @@ def add_command(commands):
     cmd.add_argument("--seed", type=int, default=0, help="initial weights and data order")
     cmd.add_argument("--checkpoint", help="folder: resume from its checkpoint if it has one; "
                                           "save one after every epoch")
+    cmd.add_argument("--store-dir", help="keep weights, masks and optimizer state in "
+                                         "memory-mapped .npy files here (layers larger than RAM)")
     cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
     cmd.add_argument("--json", action="store_true", help="print one JSON object")
     cmd.set_defaults(run=_run)

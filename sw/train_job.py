@@ -36,6 +36,7 @@ class TrainOptions:
     backend: str = "golden"
     seed: int = 0
     checkpoint: str = None
+    store_dir: str = None
     pe: dict = field(default_factory=lambda: dict(TRAIN_PE))
 
 
@@ -56,7 +57,7 @@ def build_trainer(opts, engine=None, dtype=np.float32):
         engine = FabricEngine(opts.backend, opts.rows, opts.cols, **opts.pe)
         _check_fits(spec, opts)
     store = WeightStore(spec, he_init(spec, np.random.default_rng(opts.seed)), opts.sparsity,
-                        optimizer.state_names, dtype=dtype)
+                        optimizer.state_names, directory=opts.store_dir, dtype=dtype)
     trainer = Trainer(store, optimizer, engine, batch=opts.batch, seed=opts.seed,
                       prune_epochs=opts.prune_epochs)
     return trainer, (x_train, y_train, x_test, y_test)

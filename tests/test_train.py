@@ -67,6 +67,15 @@ def test_resume_repeats_the_uninterrupted_run(tmp_path):
     assert straight.history["loss"] == resumed.history["loss"]
 
 
+def test_memory_mapped_store_trains_identically(tmp_path):
+    kw = dict(hidden=(16,), epochs=1, prune_epochs=1)
+    in_ram, _ = _train(**kw)
+    mapped, _ = _train(**kw, store_dir=str(tmp_path / "store"))
+    assert isinstance(mapped.store.weights[0], np.memmap)
+    for a, b in zip(in_ram.store.weights, mapped.store.weights):
+        assert np.array_equal(a.view(np.uint32), np.asarray(b).view(np.uint32))
+
+
 def test_prune_schedule_and_loss_gradient():
     assert prune_schedule(0.9, 0, 0) == 0.9
     assert [round(prune_schedule(0.9, e, 3), 4) for e in range(4)] == [0.6333, 0.8667, 0.9, 0.9]
