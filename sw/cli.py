@@ -48,7 +48,7 @@ _LINALG = [
 
 
 #: Commands that live in their own modules; each module has ``add_command(subparsers)``.
-_COMMAND_MODULES = ("sw.train_cmd",)
+_COMMAND_MODULES = ("sw.train_cmd", "sw.synth_cmd")
 
 
 def _array_options(parser):

@@ -22,14 +22,17 @@ def add_command(subparsers):
     where = p.add_mutually_exclusive_group()
     where.add_argument("--target", help=f"device: {', '.join(TARGETS)} (default ecp5-85k)")
     where.add_argument("--board", help=f"board: {', '.join(BOARDS)}")
-    p.add_argument("--rows", type=int, help="array rows (default 1)")
-    p.add_argument("--cols", type=int, help="array columns (default 1)")
+    p.add_argument("--rows", type=int, help="array rows (default 1; for --board the board's)")
+    p.add_argument("--cols", type=int,
+                   help="array columns (default 1; for --board the board's)")
     p.add_argument("--colors", type=int,
                    help="colors, 1..24 (default 4; for --board the board's default)")
     p.add_argument("--mem-words", type=int,
                    help="PE memory in 16-bit words (default 4096; for --board the board's)")
     p.add_argument("--acc-words", type=int,
                    help="PE accumulators (default 1024; for --board the board's)")
+    p.add_argument("--max-len", type=int,
+                   help="PE's longest vector (default 64; for --board the board's)")
     p.add_argument("--freq", type=float,
                    help="timing goal in MHz (default 100 on ECP5, 50 on iCE40; boards: "
                         "their oscillator)")
@@ -38,9 +41,13 @@ def add_command(subparsers):
     p.set_defaults(run=run)
 
 
+def _given(value, default):
+    return default if value is None else value
+
+
 def _pe_params(args, defaults):
     params = dict(defaults)
-    for name in ("colors", "mem_words", "acc_words"):
+    for name in ("colors", "mem_words", "acc_words", "max_len"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
     return params
@@ -49,17 +56,16 @@ def _pe_params(args, defaults):
 def run(args):
     """Run ``wafer synth`` for parsed ``args``; raises ``ValueError`` for bad input."""
     if args.board is not None:
-        from fabric.board_build import BOARDS, board
+        from fabric.board_build import board
 
-        spec = board(args.board)
-        result = _build_board(spec, args)
+        result = _build_board(board(args.board), args)
     else:
         from fabric.fpga_build import build_array
         from fabric.fpga_targets import target
 
         tgt = target(args.target or "ecp5-85k")
         params = _pe_params(args, {"colors": 4, "mem_words": 4096, "acc_words": 1024})
-        result = build_array(args.rows or 1, args.cols or 1, tgt.name, args.output,
+        result = build_array(_given(args.rows, 1), _given(args.cols, 1), tgt.name, args.output,
                              freq_mhz=args.freq, **params)
     if args.json:
         print(json.dumps(result, sort_keys=True))
@@ -71,7 +77,8 @@ def _build_board(spec, args):
     from fabric.board_build import build_board
 
     params = _pe_params(args, spec.pe)
-    return build_board(spec.name, rows=args.rows or spec.rows, cols=args.cols or spec.cols,
+    return build_board(spec.name, rows=_given(args.rows, spec.rows),
+                       cols=_given(args.cols, spec.cols),
                        out_dir=args.output, **params)
 
 

@@ -1,0 +1,1 @@
+"""FPGA board tops: the array behind a UART host link."""

@@ -1,0 +1,91 @@
+"""The FPGA backend over the UART host link, in simulation: the board top without its clock
+and pins (UART, receive FIFO, link core and a 1x1 array) on Verilator, driven bit by bit by a
+serial-line model, runs a GEMV and a GEMM and must give the golden backend's outputs."""
+
+import json
+import pickle
+import re
+
+import numpy as np
+import pytest
+from amaranth.back import verilog
+
+from fabric.array_model import ArrayModel
+from fabric.host_array import HOST_ARRAY_NAME, write_host_array_verilog
+from fabric.workloads import gemm_program, gemv_program
+from rtl.board.link_top import LinkTop
+from rtl.host_link import array_edges
+from sw.fpga_backend import FpgaLink
+from tb.sim import run_cocotb, sim_dir
+
+#: The smallest PE the two mappings run on: three colors (GEMM's minimum) and small memories,
+#: to keep the Verilator build short.
+PE = dict(colors=3, mem_words=256, acc_words=256, max_len=64)
+#: Clock cycles per UART bit: the smallest the receiver allows, for a short simulation.
+DIVISOR = 4
+
+
+def _workloads(seed=7):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((6, 5)) * (rng.random((6, 5)) < 0.6)
+    x = rng.standard_normal(5) * (rng.random(5) < 0.7)
+    w = rng.standard_normal((4, 3)) * (rng.random((4, 3)) < 0.5)
+    xs = rng.standard_normal((3, 2))
+    return [gemv_program(a, x, rows=1, cols=1, relu=False, **PE),
+            gemm_program(w, xs, rows=1, cols=1, relu=True, **PE)]
+
+
+def test_gemv_and_gemm_over_uart_match_golden():
+    config = "1x1"
+    folder = sim_dir("uart_link", config)
+    array = write_host_array_verilog(1, 1, folder, **PE)
+    top = verilog.convert(LinkTop(rows=1, cols=1, colors=PE["colors"], divisor=DIVISOR),
+                          name="link_top", emit_src=False)
+    source = folder / "link_top.v"
+    text = top + "\n" + array.read_text()
+    if not source.exists() or source.read_text() != text:
+        source.write_text(text)
+    works, result = folder / "workloads.pickle", folder / "result.json"
+    with open(works, "wb") as f:
+        pickle.dump(_workloads(), f)
+    result.unlink(missing_ok=True)
+    run_cocotb(unit="uart_link", config_name=config, verilog_path=source, toplevel="link_top",
+               test_module="tb.uart_link.test_uart_link",
+               params={"divisor": DIVISOR, "workloads": str(works), "result": str(result)})
+    report = json.loads(result.read_text())
+    assert len(report) == 2 and all(r["outputs"] > 0 for r in report)
+
+
+def test_frame_port_order_is_the_models_edge_order():
+    for rows, cols in ((1, 1), (2, 3), (4, 4)):
+        program = gemv_program(np.ones((rows, cols)), np.ones(cols), rows=rows, cols=cols)
+        assert array_edges(rows, cols) == ArrayModel(program.program).edges
+
+
+def test_host_array_adds_idle_to_the_top(tmp_path):
+    path = write_host_array_verilog(2, 2, tmp_path, colors=2, mem_words=16, acc_words=16)
+    text = path.read_text()
+    assert f"module {HOST_ARRAY_NAME}(clk, rst, idle, " in text
+    assert "assign idle = t0_0_idle & t0_1_idle & t1_1_idle & t1_0_idle;" in text
+
+
+@pytest.mark.parametrize("window", [6, 7.5, True])
+def test_bad_window(window):
+    with pytest.raises(ValueError, match=r"^Window must be an integer of at least 7 bytes \(one "
+                                         rf"WAVELET frame\), not {window!r}$"):
+        FpgaLink(None, [], window)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(rows=0), "Row count must be an integer between 1 and 64, not 0"),
+    (dict(cols=65), "Column count must be an integer between 1 and 64, not 65"),
+    (dict(rx_depth=1), "Receive FIFO depth (bytes) must be an integer between 2 and 4096, "
+                       "not 1"),
+    (dict(divisor=2), "UART divisor (clock cycles per bit) must be an integer between 4 and "
+                      "65536, not 2"),
+    (dict(colors=0), "Color count must be an integer between 1 and 24, not 0"),
+])
+def test_bad_link_top_parameters(kwargs, message):
+    args = dict(rows=1, cols=1, colors=3, divisor=4) | kwargs
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        LinkTop(**args)

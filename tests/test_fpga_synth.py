@@ -1,0 +1,134 @@
+"""``wafer synth``: argument errors, the capacity check before place-and-route, the pin
+wrapper, and (slow) real synthesis and place-and-route runs.
+
+The 1x1 ECP5 run is in the default suite (about 2 minutes on two cores: Yosys 30 s, nextpnr
+100 s; the very first YoWASP run also compiles its WebAssembly, about 50 s more); larger ones
+and the board bitstreams are ``regress``."""
+
+import json
+import re
+
+import pytest
+
+from fabric.fpga_targets import TARGETS
+from fabric.pin_wrapper import module_ports, pin_wrapper_verilog
+from fabric.pnr import check_fits, resources, synthesize
+from sw.cli import main
+
+#: The smallest array the mappings run on: 1x1, three colors, small memories.
+SMALL = ["--colors", "3", "--mem-words", "256", "--acc-words", "256"]
+
+
+def _error(capsys, argv):
+    assert main(argv) == 2
+    return capsys.readouterr().err.strip()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["synth", "--target", "virtex"],
+     "Target must be one of ecp5-85k, ecp5-25k, ice40-up5k, not 'virtex'"),
+    (["synth", "--board", "arty"], "Board must be one of ulx3s-85f, icebreaker, not 'arty'"),
+    (["synth", "--rows", "0"], "Row count must be a positive integer, not 0"),
+    (["synth", "--board", "icebreaker", "--cols", "-1"],
+     "Column count must be a positive integer, not -1"),
+    (["synth", "--colors", "25"], "Color count must be an integer between 1 and 24, not 25"),
+    (["synth", "--freq", "0"], "Timing goal must be a positive number of MHz, not 0.0"),
+    (["synth", "--mem-words", "0"],
+     "Memory size (words) must be an integer between 1 and 65536, not 0"),
+])
+def test_bad_arguments(capsys, argv, message):
+    assert _error(capsys, argv) == f"wafer synth: error: {message}"
+
+
+def test_capacity_check_names_what_is_over():
+    check_fits({"luts": 5280, "ffs": 10, "brams": 30, "dsps": 8}, "ice40-up5k", "x")
+    with pytest.raises(ValueError, match=re.escape(
+            "A 2x2 array does not fit ice40-up5k: synthesis needs luts 9000 > 5280, "
+            "dsps 9 > 8 available")):
+        check_fits({"luts": 9000, "ffs": 10, "brams": 2, "dsps": 9}, TARGETS["ice40-up5k"],
+                   "A 2x2 array")
+
+
+def test_resources_count_logic_cells_as_nextpnr():
+    by_type = {"LUT4": 100, "CCU2C": 10, "TRELLIS_DPR16X4": 2, "TRELLIS_FF": 50, "DP16KD": 3,
+               "MULT18X18D": 1, "PFUMX": 9}
+    assert resources(by_type, "ecp5") == {"luts": 128, "ffs": 50, "brams": 3, "dsps": 1}
+    assert resources({"SB_LUT4": 7, "SB_DFFE": 2, "SB_DFF": 1, "SB_CARRY": 4},
+                     "ice40")["ffs"] == 3
+
+
+def test_pin_wrapper_feeds_every_input_and_folds_every_output(tmp_path):
+    inner = ("module m(clk, rst, a, b, y, z);\n  input clk;\n  input rst;\n  input [3:0] a;\n"
+             "  input b;\n  output [1:0] y;\n  output z;\n"
+             "  reg [1:0] q; always @(posedge clk) q <= a[1:0] ^ a[3:2];\n"
+             "  assign y = q; assign z = b;\nendmodule\n")
+    ports = module_ports(inner, "m")
+    assert ports == [("input", "clk", 1), ("input", "rst", 1), ("input", "a", 4),
+                     ("input", "b", 1), ("output", "y", 2), ("output", "z", 1)]
+    text = pin_wrapper_verilog(ports, "m")
+    assert ".a(shift[3:0])" in text and ".b(shift[4:4])" in text and ".z(outs[2:2])" in text
+    (tmp_path / "m.v").write_text(inner + text)
+    r = synthesize(tmp_path / "m.v", "wafer_pins", "ice40", tmp_path)
+    # 5 shift-register bits, the 2 bits of q, the output register: nothing optimised away.
+    assert r["estimate"]["ffs"] == 8
+    with pytest.raises(ValueError, match=r"^Module 'nope' not found in the Verilog text$"):
+        module_ports(inner, "nope")
+
+
+def test_too_big_for_the_target_fails_before_place_and_route(capsys, tmp_path):
+    """Nine one-color tiles need about twice the ECP5-25F's logic: synthesis of one tile
+    (15 to 30 s) shows it, and nextpnr never runs."""
+    err = _error(capsys, ["synth", "--target", "ecp5-25k", "--rows", "3", "--cols", "3",
+                          "--colors", "1", "--mem-words", "64", "--acc-words", "64",
+                          "-o", str(tmp_path)])
+    assert re.fullmatch(r"wafer synth: error: A 3x3 array \(1 color, 64 memory words, 64 "
+                        r"accumulators\) does not fit ecp5-25k: synthesis needs luts \d+ > "
+                        r"24288, dsps 36 > 28 available", err), err
+    assert not (tmp_path / "pnr.log").exists()
+
+
+def _synth_json(capsys, argv):
+    assert main(["synth", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_smallest_array_on_ecp5(capsys, tmp_path):
+    r = _synth_json(capsys, ["--target", "ecp5-85k", "--rows", "1", "--cols", "1", *SMALL,
+                             "-o", str(tmp_path)])
+    assert {"luts", "ffs", "dsps", "brams", "fmax_mhz"} <= set(r)
+    # The PE's memories (256 x 16, 256 x 32) are one DP16KD each; fp16 multiplies use DSPs.
+    assert r["brams"] == 2 and r["dsps"] >= 1
+    assert 0.8 * r["estimate"]["luts"] <= r["luts"] <= 1.2 * r["estimate"]["luts"]
+    assert r["fmax_mhz"] > 10 and r["ffs"] > 1000
+
+
+@pytest.mark.regress
+def test_no_tile_fits_the_up5k(capsys, tmp_path):
+    """The smallest tile passes the synthesis check (its LUT count is a lower bound on iCE40)
+    but nextpnr's packer needs more logic cells than the UP5K has: a clear error, no trace."""
+    err = _error(capsys, ["synth", "--target", "ice40-up5k", "--colors", "1", "--mem-words",
+                          "64", "--acc-words", "64", "--max-len", "16", "-o", str(tmp_path)])
+    assert re.fullmatch(r"wafer synth: error: A 1x1 array \(1 color, 64 memory words, 64 "
+                        r"accumulators\) does not fit ice40-up5k: nextpnr packs it into "
+                        r"ICESTORM_LC \d+ > 5280 available", err), err
+
+
+@pytest.mark.regress
+def test_2x2_on_ecp5(capsys, tmp_path):
+    r = _synth_json(capsys, ["--rows", "2", "--cols", "2", *SMALL, "-o", str(tmp_path)])
+    assert r["brams"] == 8 and r["luts"] > 4 * 8000
+
+
+@pytest.mark.regress
+def test_ulx3s_bitstream(capsys, tmp_path):
+    r = _synth_json(capsys, ["--board", "ulx3s-85f", "--rows", "1", "--cols", "1",
+                             "-o", str(tmp_path)])
+    assert r["bitstream"].endswith(".bit") and r["timing_met"] and r["clock_mhz"] == 25
+
+
+@pytest.mark.regress
+def test_icebreaker_does_not_fit(capsys, tmp_path):
+    err = _error(capsys, ["synth", "--board", "icebreaker", "-o", str(tmp_path)])
+    assert re.fullmatch(r"wafer synth: error: A 1x1 array \(1 color, 64 memory words, 64 "
+                        r"accumulators\) with the host link does not fit icebreaker: nextpnr "
+                        r"packs it into ICESTORM_LC \d+ > 5280 available", err), err
