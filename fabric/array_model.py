@@ -130,6 +130,17 @@ class ArrayModel:
             self.step()
         return self.cycle - start
 
+    def run_to_quiet(self, first_in=None):
+        """Step until the array is quiet; returns the cycle in which the first wavelet entered
+        it (``first_in`` if already known, ``None`` if none has)."""
+        while self.busy:
+            ready = self.edge_ready() if first_in is None else None
+            offered, _ = self.step()
+            if first_in is None and any(w is not None and (ready[e] >> w.color) & 1
+                                        for e, w in offered.items()):
+                first_in = self.cycle - 1
+        return first_in
+
     def counters(self):
         """``{tile: {counter: value}}`` of every PE."""
         return {t: dict(pe.counters) for t, pe in self.pes.items()}

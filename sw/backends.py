@@ -55,12 +55,7 @@ def run_golden(work):
     first_in = None
     for phase in work.phases:
         model.feed(phase)
-        while model.busy:
-            ready = model.edge_ready() if first_in is None else None
-            offered, _ = model.step()
-            if first_in is None and any(w is not None and (ready[e] >> w.color) & 1
-                                        for e, w in offered.items()):
-                first_in = model.cycle - 1
+        first_in = model.run_to_quiet(first_in)
     last_out = max((c for s in model.outputs.values() for c, _ in s), default=None)
     config_cycles, _ = run_chain(len(model.tiles), work.program.config_words())
     return RunResult(model.outputs, _span(first_in, last_out, model.cycle), model.counters(),

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from fabric.array import TOP_NAME, write_array_verilog
-from sw.engines import FabricEngine, Float64Engine
+from sw.engines import Float64Engine
 from sw.report import write_report
 from sw.train_job import TrainOptions, build_trainer, run_training
 

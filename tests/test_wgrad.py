@@ -87,6 +87,6 @@ def test_wgrad_errors(args, message):
 
 def test_collect_rejects_a_short_stream():
     mask = np.ones((2, 2), dtype=bool)
-    dy, x = np.ones((2, 2)), np.ones((2, 2))
+    dy = np.ones((2, 2))
     with pytest.raises(ValueError, match="Row 0 sent 1 partial sums for 4 gradient positions"):
         collect_gradients([[(0, Wavelet(OUT_COLOR, 0))]], mask, dy, 1)

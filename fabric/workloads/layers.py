@@ -94,12 +94,7 @@ def run_stages(stages, model=None):
         for phase in stage.work.phases:
             model.feed(phase)
             start = model.cycle
-            while model.busy:
-                ready = model.edge_ready() if first_in is None else None
-                offered, _ = model.step()
-                if first_in is None and any(w is not None and (ready[e] >> w.color) & 1
-                                            for e, w in offered.items()):
-                    first_in = model.cycle - 1
+            first_in = model.run_to_quiet(first_in)
             cycles.append(model.cycle - start)
     last_out = max((c for s in model.outputs.values() for c, _ in s), default=None)
     end = model.cycle if last_out is None else last_out + 1

@@ -20,6 +20,23 @@ _SIDE = {Port.N: "n", Port.E: "e", Port.S: "s", Port.W: "w"}
 TIMING_FREE = [c for c in COUNTERS if c != "idle_cycles"]
 
 
+def check_counters(tb, base):
+    """Assert, for every PE, that each timing-free RTL counter rose since ``base`` (``{(tile,
+    counter): value}``, updated in place: the RTL keeps counting across runs, a fresh model
+    starts at 0) by the model's count, and that no PE counted an error or a wavelet without a
+    task. Returns the model's FMAC issues summed over the array."""
+    macs = 0
+    for tile in tb.model.tiles:
+        got, want = tb.counters(tile), tb.model.pes[tile].counters
+        for name in TIMING_FREE:
+            assert got[name] - base.get((tile, name), 0) == want[name], \
+                (tile, name, got[name], want[name])
+        base.update({(tile, name): value for name, value in got.items()})
+        assert want["errors"] == want["no_task"] == 0, (tile, want)
+        macs += want["fmac_issues"]
+    return macs
+
+
 class ArrayTB:
     """Owns clock, reset and the model; every cycle of traffic asserts that the edge ready
     masks and the wavelets leaving every edge are those of the model."""

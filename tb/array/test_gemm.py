@@ -18,7 +18,7 @@ from fabric.workloads.gemm import collect_matrix, gemm_program
 from sw.backends import run_golden
 
 from .rtl_cycles import record_run
-from .tb import TIMING_FREE, ArrayTB
+from .tb import ArrayTB, check_counters
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 ROWS, COLS = PARAMS.get("rows", 2), PARAMS.get("cols", 2)
@@ -65,15 +65,7 @@ async def gemm(dut):
                          f"{batch}, W density {density}, ReLU {relu}", tb, span)
         assert rtl == span, (rtl, span)
 
-        macs = 0
-        for tile in tb.model.tiles:
-            got, want = tb.counters(tile), tb.model.pes[tile].counters
-            for name in TIMING_FREE:
-                assert got[name] - base.get((tile, name), 0) == want[name], \
-                    (tile, name, got[name], want[name])
-            base.update({(tile, name): value for name, value in got.items()})
-            assert want["errors"] == want["no_task"] == 0, (tile, want)
-            macs += want["fmac_issues"]
+        macs = check_counters(tb, base)
         # Every non-zero weight ran |B_r| FMACs in every row: sum over rows gives B.
         nonzero = int(np.count_nonzero(to_fp16_bits(w) & 0x7FFF))
         assert macs == nonzero * batch, (macs, nonzero, batch)

@@ -17,7 +17,7 @@ from fabric.workloads.gemm import collect_matrix
 from fabric.workloads.layers import load_program, run_stages, two_layer_program
 
 from .rtl_cycles import record_run
-from .tb import TIMING_FREE, ArrayTB
+from .tb import ArrayTB, check_counters
 from .test_gemm import reference
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
@@ -80,13 +80,7 @@ async def two_layers(dut):
         dut._log.info(f"density {density} relu2 {relu2}: phase cycles {cycles}, span {rtl}")
         assert rtl == span, (rtl, span)
 
-        for tile in tb.model.tiles:
-            got, want = tb.counters(tile), tb.model.pes[tile].counters
-            for name in TIMING_FREE:
-                assert got[name] - base.get((tile, name), 0) == want[name], \
-                    (tile, name, got[name], want[name])
-            base.update({(tile, name): value for name, value in got.items()})
-            assert want["errors"] == want["no_task"] == 0, (tile, want)
+        check_counters(tb, base)
 
         m2, batch = w2.shape[0], x.shape[1]
         y2 = collect_matrix([tb.model.outputs[o] for o in stages[-1].work.outputs], m2, batch)
