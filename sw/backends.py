@@ -14,7 +14,7 @@ from fabric.config_model import run_chain
 
 __all__ = ["BACKENDS", "RunResult", "run_workload"]
 
-BACKENDS = ("golden", "verilator")
+BACKENDS = ("golden", "verilator", "fpga")
 
 
 @dataclass
@@ -85,10 +85,18 @@ def run_verilator(work, build_dir=None):
                      r["counters"], r["config_cycles"], _wavelets_in(work))
 
 
-def run_workload(work, backend="golden"):
-    """Run ``work`` on ``backend`` (``"golden"`` or ``"verilator"``)."""
+def run_workload(work, backend="golden", link=None):
+    """Run ``work`` on ``backend``: ``"golden"``, ``"verilator"``, or ``"fpga"`` (a board
+    behind ``link``, a byte transport with ``write``/``read`` such as a serial port; see
+    :mod:`sw.fpga_backend`)."""
     if backend == "golden":
         return run_golden(work)
     if backend == "verilator":
         return run_verilator(work)
+    if backend == "fpga":
+        if link is None:
+            raise ValueError("The fpga backend needs a link to the board (a byte transport "
+                             "with write(data) and read(n), e.g. a serial port), not None")
+        from .fpga_backend import run_fpga
+        return run_fpga(work, link)
     raise ValueError(f"Backend must be one of {', '.join(BACKENDS)}, not {backend!r}")

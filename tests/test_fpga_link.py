@@ -89,3 +89,11 @@ def test_bad_link_top_parameters(kwargs, message):
     args = dict(rows=1, cols=1, colors=3, divisor=4) | kwargs
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         LinkTop(**args)
+
+
+def test_fpga_backend_needs_a_link():
+    from sw.backends import run_workload
+    with pytest.raises(ValueError, match="The fpga backend needs a link to the board"):
+        run_workload(None, "fpga")
+    with pytest.raises(ValueError, match="Backend must be one of golden, verilator, fpga, not 'x'"):
+        run_workload(None, "x")

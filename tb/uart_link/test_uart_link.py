@@ -1,5 +1,5 @@
 """cocotb test of the board top without clock and pins (:class:`rtl.board.link_top.LinkTop`):
-workloads run through :func:`sw.fpga_backend.run_fpga` over a bit-level serial line must give
+workloads run through :func:`sw.backends.run_workload(work, "fpga", link)` over a bit-level serial line must give
 the golden backend's outputs.
 
 Parameters (WAFER_TB_PARAMS): ``divisor``, ``workloads`` (pickle of a list of
@@ -16,7 +16,6 @@ from cocotb.task import bridge
 from cocotb.triggers import RisingEdge
 
 from sw.backends import run_workload
-from sw.fpga_backend import run_fpga
 
 from .serial_sim import SimSerial
 
@@ -43,7 +42,7 @@ async def workloads_match_golden(dut):
     report = []
     for work in works:
         before = link.cycles
-        result = await bridge(run_fpga)(work, link)
+        result = await bridge(run_workload)(work, "fpga", link)
         golden = run_workload(work, "golden")
         assert per_edge(result.outputs) == per_edge(golden.outputs), \
             f"FPGA outputs {per_edge(result.outputs)} != golden {per_edge(golden.outputs)}"
