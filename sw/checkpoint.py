@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["save_checkpoint", "load_checkpoint", "POINTER"]
+__all__ = ["save_checkpoint", "load_checkpoint", "has_checkpoint", "POINTER"]
 
 POINTER = "latest.json"
 _KEEP = 2
@@ -55,11 +55,18 @@ def save_checkpoint(directory, store, meta):
     return path
 
 
-def load_checkpoint(directory, store):
+def has_checkpoint(directory):
+    """Whether ``directory`` holds a checkpoint pointer."""
+    return (Path(directory) / POINTER).exists()
+
+
+def load_checkpoint(directory, store, expect=None):
     """Load the newest checkpoint of ``directory`` into ``store``; returns its metadata.
 
-    ``ValueError`` (and ``store`` untouched) if there is no checkpoint, its checksum does not
-    match (corrupted or truncated), or it belongs to another model."""
+    ``expect``: metadata the checkpoint must have been saved with (e.g. ``{"batch": 32}``).
+    ``ValueError`` (and ``store`` untouched) if there is no checkpoint, it was saved with
+    other ``expect`` values, its checksum does not match (corrupted or truncated), or it
+    belongs to another model."""
     directory = Path(directory)
     pointer_path = directory / POINTER
     if not pointer_path.exists():
@@ -69,6 +76,10 @@ def load_checkpoint(directory, store):
         path = directory / meta["file"]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"Checkpoint pointer {pointer_path} is corrupted: {exc}") from None
+    for key, mine in (expect or {}).items():
+        if key in meta and meta[key] != mine:
+            raise ValueError(f"Checkpoint in {directory} was made with {key} {meta[key]!r}, "
+                             f"this run has {mine!r}")
     if not path.exists():
         raise ValueError(f"Checkpoint {path} named by {pointer_path} is missing")
     digest = _sha256(path)

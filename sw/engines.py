@@ -16,6 +16,7 @@ training check (exact float64 numpy, PyTorch float32).
 """
 
 from collections import defaultdict
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -70,6 +71,18 @@ class FabricEngine:
             self._plans = {k: v for k, v in self._plans.items() if k[-1] == version[-1]}
             plan = self._plans[version] = PackPlan(mask, self.cols)
         return pack_weights(weights, mask, self.cols, plan)
+
+    @contextmanager
+    def uncounted(self):
+        """Runs inside leave ``stats`` and ``dense_cycles`` as they were."""
+        stats, dense = dict(self.stats), dict(self.dense_cycles)
+        try:
+            yield
+        finally:
+            self.stats.clear()
+            self.stats.update(stats)
+            self.dense_cycles.clear()
+            self.dense_cycles.update(dense)
 
     def _count(self, name, stats, dense):
         self.stats[name] = self.stats[name] + stats

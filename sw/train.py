@@ -175,21 +175,8 @@ class Trainer:
     def resume(self, directory):
         """Continue from the newest checkpoint in ``directory`` (``ValueError`` if missing,
         corrupted, of another model, or made with another optimizer / batch / seed)."""
-        from .checkpoint import POINTER
-        import json
-        from pathlib import Path
-        pointer = Path(directory) / POINTER
-        if pointer.exists():
-            try:
-                meta = json.loads(pointer.read_text())
-            except json.JSONDecodeError:
-                meta = {}
-            for key, mine in (("optimizer", self.optimizer.name), ("batch", self.batch),
-                              ("seed", self.seed)):
-                if key in meta and meta[key] != mine:
-                    raise ValueError(f"Checkpoint in {directory} was made with {key} "
-                                     f"{meta[key]!r}, this run has {mine!r}")
-        meta = load_checkpoint(directory, self.store)
+        meta = load_checkpoint(directory, self.store, expect={
+            "optimizer": self.optimizer.name, "batch": self.batch, "seed": self.seed})
         self.epoch, self.step_count = meta["epoch"], meta["step"]
         self.history = meta["history"]
         return meta

@@ -2,10 +2,12 @@
 and the engine from options, train with a progress bar, checkpoint every epoch, and summarise
 the run (per-epoch loss and accuracy, fabric counters, the sparsity speedup)."""
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checkpoint import has_checkpoint
 from .data import load_dataset
 from .engines import PASSES, FabricEngine
 from .mlp import from_sizes, he_init
@@ -101,29 +103,25 @@ def run_training(trainer, data, epochs, checkpoint=None, progress=True, log=prin
 
     x_train, y_train, x_test, y_test = data
     resumed = None
-    if checkpoint is not None:
-        from pathlib import Path
-        from .checkpoint import POINTER
-        if (Path(checkpoint) / POINTER).exists():
-            resumed = trainer.resume(checkpoint)["epoch"]
-            log(f"resumed from {checkpoint} after epoch {resumed}")
+    if checkpoint is not None and has_checkpoint(checkpoint):
+        resumed = trainer.resume(checkpoint)["epoch"]
+        log(f"resumed from {checkpoint} after epoch {resumed}")
     engine = trainer.engine
     min_batch = getattr(engine, "rows", 1)
     steps = len(x_train) // trainer.batch
-    train_stats = None
+    # Evaluation runs on the fabric too; the counters report training steps only.
+    uncounted = getattr(engine, "uncounted", nullcontext)
     while trainer.epoch < epochs:
         bar = tqdm(total=steps, desc=f"epoch {trainer.epoch + 1}/{epochs}", unit="step",
                    disable=None if progress else True, leave=False)
-        loss = trainer.train_epoch(x_train, y_train,
-                                   progress=lambda l: (bar.update(1), bar.set_postfix(loss=f"{l:.3f}")))
+
+        def step_done(loss):
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}")
+        loss = trainer.train_epoch(x_train, y_train, progress=step_done)
         bar.close()
-        if hasattr(engine, "stats"):
-            train_stats = (dict(engine.stats), dict(engine.dense_cycles))
-        accuracy = trainer.evaluate(x_test, y_test, min_batch)
-        if hasattr(engine, "stats"):
-            # Evaluation runs on the fabric too; the counters report training steps only.
-            engine.stats.clear(), engine.dense_cycles.clear()
-            engine.stats.update(train_stats[0]), engine.dense_cycles.update(train_stats[1])
+        with uncounted():
+            accuracy = trainer.evaluate(x_test, y_test, min_batch)
         trainer.history["loss"].append(loss)
         trainer.history["accuracy"].append(accuracy)
         trainer.history["sparsity"].append(trainer.store.zero_fraction())
