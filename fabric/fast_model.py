@@ -21,12 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtl.pe.params import check_pe_params
-
 from .fp_model import fp16_mul, fp32_add, fp32_relu, fp32_to_fp16
 from .workloads.common import split, to_fp16_bits
-from .workloads.gemm import check_gemm_shape
-from .workloads.wgrad import grad_positions, reduce_partials
+from .workloads.gemm import check_gemm_operands
+from .workloads.wgrad import check_wgrad_operands, grad_positions, reduce_partials
 
 __all__ = ["FabricStats", "gemm_fast", "wgrad_fast", "gemm_cycles", "wgrad_cycles",
            "column_issue_cycles"]
@@ -138,11 +136,8 @@ def _mac_accumulate(w16, x16, features):
 def gemm_fast(w, x, rows=4, cols=4, relu=False, **pe_params):
     """``(Y, stats)`` for ``Y = W X`` exactly as :func:`~.workloads.gemm.gemm_program` computes
     it on a ``rows`` x ``cols`` array: Y float32 (M x B, the fp16 results; zeros +0)."""
-    w, x = np.asarray(w, dtype=np.float64), np.asarray(x, dtype=np.float64)
-    if w.ndim != 2 or x.ndim != 2 or w.shape[1] != x.shape[0]:
-        raise ValueError(f"Matrix W of shape {w.shape} cannot multiply X of shape {x.shape}")
+    w, x = check_gemm_operands(w, x, rows, cols, **pe_params)
     (m, n), batch = w.shape, x.shape[1]
-    check_gemm_shape(m, n, batch, rows, cols, **pe_params)
     w16, x16 = to_fp16_bits(w), to_fp16_bits(x)
     s = None
     nonzero, issue = [], []
@@ -172,12 +167,9 @@ def wgrad_fast(mask, dy, x, rows=4, cols=4, **pe_params):
     """``(dW, stats)`` exactly as :func:`~.workloads.wgrad.wgrad_program` followed by
     :func:`~.workloads.wgrad.collect_gradients` computes it: dW float32 (M x N), +0 off the
     mask and where ``dY``'s row is all zero."""
-    mask = np.asarray(mask, dtype=bool)
+    mask, dy, x = check_wgrad_operands(mask, dy, x, rows, cols, **pe_params)
     dy16, x16 = to_fp16_bits(dy), to_fp16_bits(x)
-    m, n = mask.shape
-    batch = x16.shape[1]
-    check_gemm_shape(m, n, batch, rows, cols, **pe_params)
-    check_pe_params(**pe_params)
+    (m, n), batch = mask.shape, x.shape[1]
     positions = grad_positions(mask, dy16)
     dw = np.zeros((m, n), dtype=np.uint32)
     if len(positions):

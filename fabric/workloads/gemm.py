@@ -22,7 +22,7 @@ from ..program import ArrayProgram, TileProgram
 from ..wavelet import Wavelet
 from .common import Workload, check_finite, from_fp16_bits, split, to_fp16_bits
 
-__all__ = ["gemm_program", "collect_matrix", "check_gemm_shape", "W_COLOR", "PARTIAL_COLORS",
+__all__ = ["gemm_program", "collect_matrix", "check_gemm_shape", "check_gemm_operands", "W_COLOR", "PARTIAL_COLORS",
            "DRAIN_COLOR"]
 
 #: Weights down the columns; partial sums east on two alternating colors, so a tile's incoming
@@ -99,6 +99,20 @@ def check_gemm_shape(m, n, batch, rows, cols, **pe_params):
     return p
 
 
+def check_gemm_operands(w, x, rows, cols, **pe_params):
+    """``(W, X)`` as float64 arrays, or ``ValueError`` for mismatched or empty shapes,
+    non-finite values and problems that do not fit (:func:`check_gemm_shape`)."""
+    w, x = np.asarray(w, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    if w.ndim != 2 or x.ndim != 2 or w.shape[1] != x.shape[0]:
+        raise ValueError(f"Matrix W of shape {w.shape} cannot multiply X of shape {x.shape}")
+    if w.size == 0 or x.size == 0:
+        raise ValueError(f"W and X must not be empty, not shapes {w.shape} and {x.shape}")
+    check_finite("The matrix W", w)
+    check_finite("The matrix X", x)
+    check_gemm_shape(w.shape[0], w.shape[1], x.shape[1], rows, cols, **pe_params)
+    return w, x
+
+
 def gemm_program(w, x, rows=4, cols=4, relu=False, **pe_params):
     """``Y = W X`` (optionally ReLU) on a ``rows`` x ``cols`` array: X resident, the non-zero
     weights streamed. Raises ``ValueError`` for mismatched or empty shapes, non-finite
@@ -107,15 +121,8 @@ def gemm_program(w, x, rows=4, cols=4, relu=False, **pe_params):
     The workload's ``length`` is ``M * B``, the number of entries of Y; decode the east-edge
     outputs with :func:`collect_matrix`.
     """
-    w, x = np.asarray(w, dtype=np.float64), np.asarray(x, dtype=np.float64)
-    if w.ndim != 2 or x.ndim != 2 or w.shape[1] != x.shape[0]:
-        raise ValueError(f"Matrix W of shape {w.shape} cannot multiply X of shape {x.shape}")
-    if w.size == 0 or x.size == 0:
-        raise ValueError(f"W and X must not be empty, not shapes {w.shape} and {x.shape}")
-    check_finite("The matrix W", w)
-    check_finite("The matrix X", x)
+    w, x = check_gemm_operands(w, x, rows, cols, **pe_params)
     (m, n), batch = w.shape, x.shape[1]
-    check_gemm_shape(m, n, batch, rows, cols, **pe_params)
     row_parts, col_parts = split(batch, rows), split(n, cols)
     w16, x16 = to_fp16_bits(w), to_fp16_bits(x)
 

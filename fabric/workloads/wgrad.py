@@ -27,7 +27,7 @@ from ..wavelet import Wavelet
 from .common import Workload, check_finite, split, to_fp16_bits
 from .gemm import _jbits, check_gemm_shape
 
-__all__ = ["wgrad_program", "grad_positions", "collect_gradients", "reduce_partials",
+__all__ = ["wgrad_program", "check_wgrad_operands", "grad_positions", "collect_gradients", "reduce_partials",
            "G_COLOR", "OUT_COLOR"]
 
 #: Index wavelets down the columns; the partial sums east along the rows.
@@ -41,14 +41,10 @@ def grad_positions(mask, dy16):
     return np.argwhere(mask & live[:, None])
 
 
-def wgrad_program(mask, dy, x, rows=4, cols=4, **pe_params):
-    """The weight gradient of ``Y = W X`` on a ``rows`` x ``cols`` array for the positions of
-    ``mask`` (M x N, bool), given ``dy`` (M x B) and ``x`` (N x B), both rounded to fp16.
-
-    Returns a :class:`Workload` with one phase per array column; decode its east-edge outputs
-    with :func:`collect_gradients`. Raises ``ValueError`` for mismatched shapes, non-finite
-    values and problems that do not fit (the GEMM's limits plus the dY block in mem).
-    """
+def check_wgrad_operands(mask, dy, x, rows, cols, **pe_params):
+    """``(mask, dY, X)`` as bool / float64 arrays, or ``ValueError`` for mismatched shapes,
+    non-finite values and problems that do not fit (the GEMM's limits plus the X and dY
+    blocks in mem)."""
     mask = np.asarray(mask, dtype=bool)
     dy, x = np.asarray(dy, dtype=np.float64), np.asarray(x, dtype=np.float64)
     if mask.ndim != 2 or dy.ndim != 2 or x.ndim != 2 or dy.shape[0] != mask.shape[0] \
@@ -59,12 +55,25 @@ def wgrad_program(mask, dy, x, rows=4, cols=4, **pe_params):
     check_finite("The matrix X", x)
     (m, n), batch = mask.shape, x.shape[1]
     p = check_gemm_shape(m, n, batch, rows, cols, **pe_params)
-    row_parts, col_parts = split(batch, rows), split(n, cols)
-    length, features = len(row_parts[0]), len(col_parts[0])
+    length, features = len(split(batch, rows)[0]), len(split(n, cols)[0])
     if (features + m) * length > p.mem_words:
         raise ValueError(f"The X and dY blocks per PE need ({features} + {m}) x {length} = "
                          f"{(features + m) * length} words of mem; the PE has mem_words "
                          f"{p.mem_words}")
+    return mask, dy, x
+
+
+def wgrad_program(mask, dy, x, rows=4, cols=4, **pe_params):
+    """The weight gradient of ``Y = W X`` on a ``rows`` x ``cols`` array for the positions of
+    ``mask`` (M x N, bool), given ``dy`` (M x B) and ``x`` (N x B), both rounded to fp16.
+
+    Returns a :class:`Workload` with one phase per array column; decode its east-edge outputs
+    with :func:`collect_gradients`. Raises ``ValueError`` for mismatched shapes, non-finite
+    values and problems that do not fit (the GEMM's limits plus the dY block in mem).
+    """
+    mask, dy, x = check_wgrad_operands(mask, dy, x, rows, cols, **pe_params)
+    (m, n), batch = mask.shape, x.shape[1]
+    row_parts, col_parts = split(batch, rows), split(n, cols)
     dy16, x16 = to_fp16_bits(dy), to_fp16_bits(x)
 
     tiles = {}
