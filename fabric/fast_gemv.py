@@ -20,22 +20,11 @@ import numpy as np
 
 from rtl.pe.params import check_pe_params
 
-from .fast_model import FabricStats
+from .fast_model import ACC_SPACING, PE_LATENCY, FabricStats, chain_reduction_cycles
 from .fp_model import fp16_mul, fp32_add, fp32_relu, fp32_to_fp16
 from .workloads.common import check_finite, split, to_fp16_bits
 
 __all__ = ["gemv_fast", "gemv_cycles"]
-
-#: Cycles from a wavelet entering a PE's router to its last element leaving the pipeline, with
-#: the input FIFO, decode and the 10 pipeline stages (docs/pe.md: N*L + 13 back to back).
-_PE_LATENCY = 13
-#: Per column of a chain reduction: 14 cycles from a PE's input to its output, 2 router hops.
-_CHAIN_STEP = 16
-#: AXPY wavelets all hit the same accumulators, which are at least 5 cycles apart.
-_ACC_SPACING = 5
-#: A zero result is not pushed to the output FIFO nor routed out: the array goes quiet this
-#: many cycles before a sent result would have left.
-_UNSENT = 2
 
 
 def _check_array(rows, cols):
@@ -64,19 +53,10 @@ def gemv_cycles(nonzero_per_column, m, rows, last_sent=None):
     cols = len(nonzero_per_column)
     busiest = max(nonzero_per_column)
     # The last x_j only issues its L elements: the spacing is a wait before the next one.
-    stream = ((busiest - 1) * max(length, _ACC_SPACING) + length + _PE_LATENCY + rows
+    stream = ((busiest - 1) * max(length, ACC_SPACING) + length + PE_LATENCY + rows
               if busiest else 0)
-    if last_sent is None:
-        last_sent = [len(part) - 1 for part in split(m, rows)]
-    # Row r's drain starts r hops after row 0's.
-    ends = [r + k + 1 for r, k in enumerate(last_sent) if k >= 0]
-    if not ends:
-        # Nothing leaves: the run lasts until the array is quiet, when the last row's last
-        # REDUCE has left the pipeline, which skips the output FIFO and the hop out.
-        parts = split(m, rows)
-        ends = [r + len(part) - _UNSENT for r, part in enumerate(parts) if len(part)]
-    reduce = max(ends) + _CHAIN_STEP * cols
-    return stream + reduce
+    return stream + chain_reduction_cycles([len(part) for part in split(m, rows)], cols,
+                                           last_sent)
 
 
 def gemv_fast(a, x, rows=4, cols=4, relu=False, **pe_params):

@@ -27,14 +27,14 @@ from .workloads.gemm import check_gemm_operands
 from .workloads.wgrad import check_wgrad_operands, grad_positions, reduce_partials
 
 __all__ = ["FabricStats", "gemm_fast", "wgrad_fast", "gemm_cycles", "wgrad_cycles",
-           "column_issue_cycles"]
+           "column_issue_cycles", "chain_reduction_cycles", "PE_LATENCY", "ACC_SPACING"]
 
 #: A PE's fill and drain (input to output) in cycles, with the router hop to it (docs/pe.md).
-_PE_LATENCY = 13
+PE_LATENCY = 13
 #: Per column of a chain reduction: 14 cycles from a PE's input to its output, 2 router hops.
 _CHAIN_STEP = 16
 #: Accesses to one accumulator are at least this many cycles apart (no forwarding).
-_ACC_SPACING = 5
+ACC_SPACING = 5
 #: A zero result is neither queued nor routed out: the array goes quiet this many cycles
 #: before a sent result would have left.
 _UNSENT = 2
@@ -65,14 +65,14 @@ class FabricStats:
 def column_issue_cycles(rows_in_order, length):
     """Cycles column ``c``'s busiest PE issues for: weights in stream order, the output row
     ``i`` of each given, ``length`` FMACs each, back to back except that a weight must start
-    ``_ACC_SPACING`` cycles after the previous weight of the same ``i`` (its accumulators
-    are still in flight). Only a batch slice under ``_ACC_SPACING`` can stall."""
+    ``ACC_SPACING`` cycles after the previous weight of the same ``i`` (its accumulators
+    are still in flight). Only a batch slice under ``ACC_SPACING`` can stall."""
     count = len(rows_in_order)
-    if length >= _ACC_SPACING or count == 0:
+    if length >= ACC_SPACING or count == 0:
         return count * length
     t, last = -length, {}
     for i in rows_in_order:
-        t = max(t + length, last.get(i, -_ACC_SPACING) + _ACC_SPACING)
+        t = max(t + length, last.get(i, -ACC_SPACING) + ACC_SPACING)
         last[i] = t
     return t + length
 
@@ -95,15 +95,24 @@ def gemm_cycles(nonzero_per_column, m, batch, rows, issue_cycles=None, last_sent
     cols = len(nonzero_per_column)
     work = issue_cycles or [count * length for count in nonzero_per_column]
     busiest = max(work)
-    stream = busiest + _PE_LATENCY + rows if busiest else 0
+    stream = busiest + PE_LATENCY + rows if busiest else 0
+    return stream + chain_reduction_cycles([m * len(part) for part in parts], cols, last_sent)
+
+
+def chain_reduction_cycles(results_per_row, cols, last_sent=None):
+    """Cycles of the chain reductions toward the east edge, from the drain command entering
+    row 0: row ``r`` starts ``r`` hops late and its last column sends one result per cycle
+    behind one chain step per column. ``results_per_row``: results each array row reduces;
+    ``last_sent[r]``: the local index of row ``r``'s last non-zero result, -1 if none (zero
+    results are never sent; ``None``: every result is sent)."""
     if last_sent is None:
-        last_sent = [m * len(part) - 1 for part in parts]
+        last_sent = [n - 1 for n in results_per_row]
     ends = [r + k + 1 for r, k in enumerate(last_sent) if k >= 0]
     if not ends:
         # Nothing leaves: the array goes quiet when the last REDUCE has left the pipeline,
         # which skips the output FIFO and the hop out.
-        ends = [r + m * len(part) - _UNSENT for r, part in enumerate(parts)]
-    return stream + max(ends) + _CHAIN_STEP * cols
+        ends = [r + n - _UNSENT for r, n in enumerate(results_per_row) if n]
+    return max(ends) + _CHAIN_STEP * cols
 
 
 def wgrad_cycles(positions_per_column, batch, rows):
@@ -115,7 +124,7 @@ def wgrad_cycles(positions_per_column, batch, rows):
     total = 0
     for c, count in enumerate(positions_per_column):
         if count:
-            total += count * per_position + _PE_LATENCY + rows + (cols - c)
+            total += count * per_position + PE_LATENCY + rows + (cols - c)
     return total
 
 
