@@ -1,13 +1,19 @@
 """The array Verilog for the host link: ``wafer_array`` plus an ``idle`` output.
 
-The host link needs to know when the array has gone quiet, and ``wafer_array`` keeps each PE's
-``idle`` on an internal wire (``t<r>_<c>_idle``). This writes the same file as
-:func:`fabric.array.write_array_verilog` with the top renamed to :data:`HOST_ARRAY_NAME` and one
-more port, ``idle``, the AND of every tile's. Nothing else changes: the tile module and the
+The host link needs to know when the array has gone quiet and to read the PE counters, and
+``wafer_array`` keeps each PE's ``idle`` and counters on internal wires (``t<r>_<c>_idle``,
+``t<r>_<c>_<counter>``). This writes the same file as :func:`fabric.array.write_array_verilog`
+with the top renamed to :data:`HOST_ARRAY_NAME` and more ports: ``idle``, the AND of every
+tile's, and a counter read port: ``counter_value`` (32 bits, combinational) is the counter
+``counter_id`` (:data:`rtl.pe.COUNTERS` order) of tile ``counter_tile`` (``row * cols +
+col``), 0 for a tile outside the array. Nothing else changes: the tile module and the
 wiring are the array's own.
 """
 
 from pathlib import Path
+
+from rtl.host_link import COUNTER_ID_BITS, TILE_BITS
+from rtl.pe import COUNTERS
 
 from .array import TOP_NAME, write_array_verilog
 from .program import chain_order
@@ -21,15 +27,26 @@ HOST_ARRAY_NAME = "wafer_array_idle"
 
 def host_array_text(array_text, rows, cols):
     """``array_text`` (the whole :func:`~fabric.array.write_array_verilog` file) with its top
-    turned into :data:`HOST_ARRAY_NAME` with an ``idle`` output."""
+    turned into :data:`HOST_ARRAY_NAME` with an ``idle`` output and the counter read port."""
     head = f"module {TOP_NAME}(clk, rst, "
     start = array_text.index(head)
     tail = array_text.rindex("endmodule")
     idles = " & ".join(f"t{r}_{c}_idle" for r, c in chain_order(rows, cols))
     top = array_text[start:tail]
-    top = top.replace(head, f"module {HOST_ARRAY_NAME}(clk, rst, idle, ", 1)
-    top = top.replace("  input rst;\n", "  input rst;\n  output idle;\n", 1)
-    return (array_text[:start] + top + f"  assign idle = {idles};\n"
+    top = top.replace(head, f"module {HOST_ARRAY_NAME}(clk, rst, idle, counter_tile, "
+                            f"counter_id, counter_value, ", 1)
+    top = top.replace("  input rst;\n", f"  input rst;\n  output idle;\n"
+                      f"  input [{TILE_BITS - 1}:0] counter_tile;\n"
+                      f"  input [{COUNTER_ID_BITS - 1}:0] counter_id;\n"
+                      f"  output reg [31:0] counter_value;\n", 1)
+    # The case index is {tile, counter}: tile * 2**COUNTER_ID_BITS + counter.
+    width = TILE_BITS + COUNTER_ID_BITS
+    cases = [f"      {width}'d{((r * cols + c) << COUNTER_ID_BITS) + k}: "
+             f"counter_value = t{r}_{c}_{name};"
+             for r in range(rows) for c in range(cols) for k, name in enumerate(COUNTERS)]
+    mux = ["  always @* begin", "    case ({counter_tile, counter_id})", *cases,
+           "      default: counter_value = 32'd0;", "    endcase", "  end"]
+    return (array_text[:start] + top + f"  assign idle = {idles};\n" + "\n".join(mux) + "\n"
             + array_text[tail:])
 
 

@@ -4,11 +4,13 @@ model of what :class:`rtl.host_link.HostLink` does with the bytes it receives.""
 from typing import NamedTuple
 
 from rtl.host_link import MAX_EDGES, PAYLOAD_BYTES, FrameType
+from rtl.pe import COUNTERS
 
 from .wavelet import Wavelet
 
-__all__ = ["config_frame", "wavelet_frame", "FLUSH", "SYNC", "RESET", "output_frame",
-           "reply_frame", "Output", "Reply", "ReplyDecoder", "HostLinkModel", "STATUS_FLAGS",
+__all__ = ["config_frame", "wavelet_frame", "counter_frame", "FLUSH", "SYNC", "RESET",
+           "output_frame", "reply_frame", "counter_value_frame", "Output", "Reply",
+           "CounterValue", "FROM_ARRAY", "ReplyDecoder", "HostLinkModel", "STATUS_FLAGS",
            "status_text"]
 
 FLUSH = bytes([FrameType.FLUSH.value])
@@ -35,6 +37,18 @@ def wavelet_frame(port, wavelet):
             + wavelet.to_bits().to_bytes(_WAVELET_BYTES, "little"))
 
 
+def counter_frame(tile, counter):
+    """A COUNTER frame asking for PE counter ``counter`` (an index into
+    :data:`rtl.pe.COUNTERS`) of tile ``tile`` (``row * cols + col``)."""
+    if not isinstance(tile, int) or isinstance(tile, bool) or not 0 <= tile < 1 << 16:
+        raise ValueError(f"Tile must be an integer between 0 and 65535, not {tile!r}")
+    if not isinstance(counter, int) or isinstance(counter, bool) or \
+            not 0 <= counter < len(COUNTERS):
+        raise ValueError(f"Counter must be an integer between 0 and {len(COUNTERS) - 1}, "
+                         f"not {counter!r}")
+    return bytes([FrameType.COUNTER.value]) + tile.to_bytes(2, "little") + bytes([counter])
+
+
 def output_frame(port, wavelet, cycle):
     """The OUTPUT frame the array sends for ``wavelet`` leaving edge ``port`` at ``cycle``."""
     return (bytes([FrameType.OUTPUT.value, port])
@@ -45,6 +59,12 @@ def output_frame(port, wavelet, cycle):
 def reply_frame(kind, cycle, status=0):
     """A FLUSHED or SYNCED frame (``kind`` a :class:`FrameType`)."""
     return bytes([kind.value]) + (cycle & 0xFFFFFFFF).to_bytes(4, "little") + bytes([status])
+
+
+def counter_value_frame(tile, counter, value):
+    """The COUNTER_VALUE frame the array sends in answer to a COUNTER frame."""
+    return (bytes([FrameType.COUNTER_VALUE.value]) + tile.to_bytes(2, "little")
+            + bytes([counter]) + (value & 0xFFFFFFFF).to_bytes(4, "little"))
 
 
 def status_text(status):
@@ -66,8 +86,21 @@ class Reply(NamedTuple):
     status: int
 
 
+class CounterValue(NamedTuple):
+    """A COUNTER_VALUE frame: PE counter ``counter`` (index into :data:`rtl.pe.COUNTERS`) of
+    tile ``tile`` was ``value``."""
+    tile: int
+    counter: int
+    value: int
+
+
+#: Frame types the array sends.
+FROM_ARRAY = (FrameType.OUTPUT, FrameType.FLUSHED, FrameType.SYNCED, FrameType.COUNTER_VALUE)
+
+
 class ReplyDecoder:
-    """Splits the array's byte stream into :class:`Output` and :class:`Reply` frames.
+    """Splits the array's byte stream into :class:`Output`, :class:`Reply` and
+    :class:`CounterValue` frames.
 
     :meth:`feed` takes any number of bytes and returns the frames completed by them; a type
     byte the array never sends raises ``ValueError`` naming it (the stream is then out of
@@ -81,8 +114,7 @@ class ReplyDecoder:
         frames = []
         while self._pending:
             code = self._pending[0]
-            if code not in (FrameType.OUTPUT.value, FrameType.FLUSHED.value,
-                            FrameType.SYNCED.value):
+            if code not in (t.value for t in FROM_ARRAY):
                 raise ValueError(f"Unexpected frame type byte 0x{code:02x} from the array")
             kind = FrameType(code)
             size = 1 + PAYLOAD_BYTES[kind]
@@ -93,6 +125,9 @@ class ReplyDecoder:
                 bits = int.from_bytes(body[1:6], "little") & ((1 << 38) - 1)
                 frames.append(Output(body[0], Wavelet.from_bits(bits),
                                      int.from_bytes(body[6:10], "little")))
+            elif kind == FrameType.COUNTER_VALUE:
+                frames.append(CounterValue(int.from_bytes(body[:2], "little"), body[2],
+                                           int.from_bytes(body[3:7], "little")))
             else:
                 frames.append(Reply(kind, int.from_bytes(body[:4], "little"), body[4]))
         return frames
@@ -102,13 +137,15 @@ class HostLinkModel:
     """What the link core's parser does with host bytes, timing left out.
 
     :meth:`feed` returns, per completed frame, ``("config", word)``, ``("wavelet", port,
-    Wavelet)``, ``("flush",)``, ``("sync",)`` or ``("reset",)``; frames the core rejects
-    (unknown type, port ``>= edges``, color ``>= colors``) set ``bad_frame`` instead, and
-    RESET clears it, as in the RTL.
+    Wavelet)``, ``("flush",)``, ``("sync",)``, ``("reset",)`` or ``("counter", tile,
+    counter)``; frames the core rejects (unknown type, port ``>= edges``, color ``>=
+    colors``) set ``bad_frame`` instead, a COUNTER frame with tile ``>= tiles`` or an unknown
+    counter sets it and is answered with 0 (``("counter", tile, counter, "bad")``), and RESET
+    clears it, as in the RTL.
     """
 
-    def __init__(self, edges, colors):
-        self.edges, self.colors = edges, colors
+    def __init__(self, edges, colors, tiles=1):
+        self.edges, self.colors, self.tiles = edges, colors, tiles
         self.bad_frame = False
         self._kind, self._need, self._buf = None, 0, bytearray()
 
@@ -116,7 +153,8 @@ class HostLinkModel:
         actions = []
         for byte in data:
             if self._kind is None:
-                if byte in (FrameType.CONFIG.value, FrameType.WAVELET.value):
+                if byte in (FrameType.CONFIG.value, FrameType.WAVELET.value,
+                            FrameType.COUNTER.value):
                     self._kind = FrameType(byte)
                     self._need, self._buf = PAYLOAD_BYTES[self._kind], bytearray()
                 elif byte in (FrameType.FLUSH.value, FrameType.SYNC.value):
@@ -133,6 +171,13 @@ class HostLinkModel:
                 continue
             if self._kind == FrameType.CONFIG:
                 actions.append(("config", int.from_bytes(self._buf, "little")))
+            elif self._kind == FrameType.COUNTER:
+                tile, counter = int.from_bytes(self._buf[:2], "little"), self._buf[2]
+                if tile < self.tiles and counter < len(COUNTERS):
+                    actions.append(("counter", tile, counter))
+                else:
+                    self.bad_frame = True
+                    actions.append(("counter", tile, counter, "bad"))
             else:
                 port = self._buf[0]
                 bits = int.from_bytes(self._buf[1:6], "little") & ((1 << 38) - 1)

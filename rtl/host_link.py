@@ -15,6 +15,8 @@ FLUSH      0x03  none; answered by FLUSHED once every earlier frame was taken by
 SYNC       0x04  none; answered by SYNCED once every earlier frame was taken, the array has
                  been quiet for ``quiet_cycles`` and every earlier OUTPUT frame was sent
 RESET      0x05  none; resets the array, the cycle counter and the status flags
+COUNTER    0x06  2 bytes tile (``row * cols + col``), 1 byte counter (``rtl.pe.COUNTERS``
+                 order); answered by COUNTER_VALUE
 =========  ====  ======================================================================
 
 array to host:
@@ -23,6 +25,8 @@ array to host:
 OUTPUT     0x81  1 byte edge port, 5 bytes wavelet, 4 bytes cycle it left the array
 FLUSHED    0x83  4 bytes cycle counter, 1 byte status (:class:`LinkStatus`)
 SYNCED     0x84  4 bytes cycle counter, 1 byte status
+COUNTER_   0x86  2 bytes tile, 1 byte counter, 4 bytes its value when the request was read
+VALUE            (0, and ``bad_frame`` set, for a tile or counter out of range)
 =========  ====  ======================================================================
 """
 
@@ -32,14 +36,20 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .config_chain import WORD_BITS
+from .pe.ports import COUNTERS
 from .ports import Port
 from .wavelet import LinkSignature, Wavelet, check_colors
 
 __all__ = ["FrameType", "LinkStatus", "HostLink", "array_edges", "check_link_params",
-           "PAYLOAD_BYTES", "MAX_EDGES", "RESET_CYCLES", "default_quiet_cycles"]
+           "PAYLOAD_BYTES", "MAX_EDGES", "MAX_TILES", "TILE_BITS", "COUNTER_ID_BITS",
+           "RESET_CYCLES", "default_quiet_cycles"]
 
 #: Edge ports a frame can name (the port field is one byte).
 MAX_EDGES = 255
+#: Tiles a COUNTER frame can name: a 64 x 64 array, the largest the array generator makes.
+MAX_TILES = 64 * 64
+TILE_BITS = (MAX_TILES - 1).bit_length()
+COUNTER_ID_BITS = (len(COUNTERS) - 1).bit_length()
 #: Cycles the array is held in reset by a RESET frame.
 RESET_CYCLES = 4
 _WAVELET_BITS = Wavelet.as_shape().size
@@ -53,22 +63,26 @@ class FrameType(enum.Enum, shape=8):
     FLUSH = 0x03
     SYNC = 0x04
     RESET = 0x05
+    COUNTER = 0x06
     OUTPUT = 0x81
     FLUSHED = 0x83
     SYNCED = 0x84
+    COUNTER_VALUE = 0x86
 
 
 #: Payload bytes after the type byte, per frame type.
 PAYLOAD_BYTES = {FrameType.CONFIG: 4, FrameType.WAVELET: 6, FrameType.FLUSH: 0,
-                 FrameType.SYNC: 0, FrameType.RESET: 0, FrameType.OUTPUT: 10,
-                 FrameType.FLUSHED: 5, FrameType.SYNCED: 5}
+                 FrameType.SYNC: 0, FrameType.RESET: 0, FrameType.COUNTER: 3,
+                 FrameType.OUTPUT: 10, FrameType.FLUSHED: 5, FrameType.SYNCED: 5,
+                 FrameType.COUNTER_VALUE: 7}
 
 
 class LinkStatus(data.Struct):
     """Sticky error flags, sent with every FLUSHED and SYNCED; cleared by RESET."""
     rx_overrun: 1       #: a received byte was lost (the host sent faster than the link reads)
     rx_frame_error: 1   #: a character had a low stop bit
-    bad_frame: 1        #: an unknown type byte, an edge port or a color out of range
+    bad_frame: 1        #: an unknown type byte, an edge port, color, tile or counter out of
+                        #: range
     reserved: 5
 
 
@@ -93,9 +107,10 @@ def _check_int(value, lo, hi, what):
     return value
 
 
-def check_link_params(edges, colors, quiet_cycles, out_depth):
+def check_link_params(edges, colors, quiet_cycles, out_depth, tiles=1):
     """Validate :class:`HostLink` parameters; raises ``ValueError`` naming the bad value."""
     _check_int(edges, 1, MAX_EDGES, "Edge port count")
+    _check_int(tiles, 1, MAX_TILES, "Tile count")
     check_colors(colors)
     _check_int(quiet_cycles, 1, 1 << 16, "Quiet cycles")
     _check_int(out_depth, 1, 64, "Output FIFO depth")
@@ -110,10 +125,13 @@ class HostLink(wiring.Component):
     every frame behind it). Edge outputs are scanned one port per cycle (``ready`` all ones
     for the port whose turn it is while the output FIFO has room), so ``ready`` depends only on
     registers, as the link protocol requires. A 32-bit counter stamps each output with the
-    cycle it left the array.
+    cycle it left the array. A COUNTER frame puts its tile and counter on ``counter_tile`` and
+    ``counter_id`` and answers with the ``counter_value`` the array returns for them (read the
+    cycle after the frame's last byte, a combinational multiplexer in the array).
 
     Parameters: ``edges`` (1..255), ``colors`` (1..24), ``quiet_cycles`` (1..65536, see
-    :func:`default_quiet_cycles`), ``out_depth`` (output FIFO, 1..64 wavelets).
+    :func:`default_quiet_cycles`), ``out_depth`` (output FIFO, 1..64 wavelets), ``tiles``
+    (1..4096: tiles whose counters COUNTER frames may read).
 
     Attributes:
         rx: In(stream.Signature(8)) -- bytes from the host.
@@ -124,15 +142,17 @@ class HostLink(wiring.Component):
         idle: In(1) -- every PE of the array is idle.
         array_rst: Out(1) -- hold the array in reset (a RESET frame).
         rx_overrun, rx_frame_error: In(1) -- error strobes of the byte receiver.
+        counter_tile: Out(12), counter_id: Out(3) -- the PE counter a COUNTER frame asks for.
+        counter_value: In(32) -- that counter's value.
     """
 
-    def __init__(self, *, edges, colors, quiet_cycles, out_depth=4):
+    def __init__(self, *, edges, colors, quiet_cycles, out_depth=4, tiles=1):
         try:
-            check_link_params(edges, colors, quiet_cycles, out_depth)
+            check_link_params(edges, colors, quiet_cycles, out_depth, tiles)
         except ValueError:
             self._MustUse__silence = True
             raise
-        self._edges, self._colors = edges, colors
+        self._edges, self._colors, self._tiles = edges, colors, tiles
         self._quiet_cycles, self._out_depth = quiet_cycles, out_depth
         super().__init__({
             "rx": In(stream.Signature(8)),
@@ -144,6 +164,9 @@ class HostLink(wiring.Component):
             "array_rst": Out(1),
             "rx_overrun": In(1),
             "rx_frame_error": In(1),
+            "counter_tile": Out(TILE_BITS),
+            "counter_id": Out(COUNTER_ID_BITS),
+            "counter_value": In(32),
         })
 
     @property
@@ -153,6 +176,10 @@ class HostLink(wiring.Component):
     @property
     def colors(self):
         return self._colors
+
+    @property
+    def tiles(self):
+        return self._tiles
 
     def elaborate(self, platform):
         m = Module()
@@ -206,13 +233,18 @@ class HostLink(wiring.Component):
         # Transmit framer: a reply (FLUSHED, SYNCED) or an OUTPUT frame, one byte at a time.
         reply_req = Signal()
         reply_type = Signal(FrameType, init=FrameType.FLUSHED)
+        reply_counter = Signal(8 * PAYLOAD_BYTES[FrameType.COUNTER_VALUE])   # its whole payload
         frame = Signal(8 * (1 + PAYLOAD_BYTES[FrameType.OUTPUT]))
         left = Signal(range(len(frame) // 8 + 1))
         m.d.comb += [self.tx.valid.eq(left != 0), self.tx.payload.eq(frame[:8])]
         with m.If(self.tx.valid & self.tx.ready):
             m.d.sync += [frame.eq(frame >> 8), left.eq(left - 1)]
         with m.Elif(left == 0):
-            with m.If(reply_req):
+            with m.If(reply_req & (reply_type == FrameType.COUNTER_VALUE)):
+                m.d.sync += [frame.eq(Cat(reply_type, reply_counter)),
+                             left.eq(1 + PAYLOAD_BYTES[FrameType.COUNTER_VALUE]),
+                             reply_req.eq(0)]
+            with m.Elif(reply_req):
                 m.d.sync += [frame.eq(Cat(reply_type, cycle, status)),
                              left.eq(1 + PAYLOAD_BYTES[FrameType.FLUSHED]), reply_req.eq(0)]
             with m.Elif(out_fifo.r_rdy):
@@ -232,6 +264,9 @@ class HostLink(wiring.Component):
         reset_timer = Signal(range(RESET_CYCLES))
         port = buf[:8]
         wavelet = Wavelet(buf[8:8 + _WAVELET_BITS])
+        tile, counter = buf[24:40], buf[40:48]          # a COUNTER frame's 3 bytes
+        counter_ok = (tile < self._tiles) & (counter < len(COUNTERS))
+        m.d.comb += [self.counter_tile.eq(tile), self.counter_id.eq(counter)]
 
         def reply(kind):
             with m.If(~reply_req):
@@ -243,7 +278,7 @@ class HostLink(wiring.Component):
                 m.d.comb += self.rx.ready.eq(1)
                 with m.If(self.rx.valid):
                     with m.Switch(self.rx.payload):
-                        for t in (FrameType.CONFIG, FrameType.WAVELET):
+                        for t in (FrameType.CONFIG, FrameType.WAVELET, FrameType.COUNTER):
                             with m.Case(t.value):
                                 m.d.sync += [kind.eq(t), need.eq(PAYLOAD_BYTES[t])]
                                 m.next = "PAYLOAD"
@@ -265,6 +300,14 @@ class HostLink(wiring.Component):
                 with m.If(kind == FrameType.CONFIG):
                     with m.If(~self.cfg.valid):
                         m.d.sync += [self.cfg.valid.eq(1), self.cfg.payload.eq(buf[16:48])]
+                        m.next = "TYPE"
+                with m.Elif(kind == FrameType.COUNTER):
+                    with m.If(~reply_req):
+                        value = Mux(counter_ok, self.counter_value, 0)
+                        m.d.sync += [reply_req.eq(1), reply_type.eq(FrameType.COUNTER_VALUE),
+                                     reply_counter.eq(Cat(tile, counter, value))]
+                        with m.If(~counter_ok):
+                            m.d.sync += status.bad_frame.eq(1)
                         m.next = "TYPE"
                 with m.Elif((port >= edges) | (wavelet.color >= colors)):
                     m.d.sync += status.bad_frame.eq(1)

@@ -10,9 +10,11 @@ so the board's receive FIFO never overflows.
 """
 
 from fabric.config_model import run_chain
-from fabric.host_protocol import (FLUSH, RESET, SYNC, Output, ReplyDecoder,
-                                  config_frame, status_text, wavelet_frame)
+from fabric.host_protocol import (FLUSH, FROM_ARRAY, RESET, SYNC, CounterValue, Output,
+                                  ReplyDecoder, config_frame, counter_frame, status_text,
+                                  wavelet_frame)
 from rtl.host_link import PAYLOAD_BYTES, FrameType, array_edges
+from rtl.pe import COUNTERS
 
 from .backends import RunResult
 
@@ -23,9 +25,9 @@ DEFAULT_WINDOW = 63
 
 
 class FpgaLink:
-    """The host side of the link: sends frames in windows, collects OUTPUT frames, and
-    checks the status of every reply. ``max_silence`` empty reads in a row raise
-    ``RuntimeError`` (the board does not answer)."""
+    """The host side of the link: sends frames in windows, collects OUTPUT and
+    COUNTER_VALUE frames, and checks the status of every reply. ``max_silence`` empty reads
+    in a row raise ``RuntimeError`` (the board does not answer)."""
 
     def __init__(self, link, edges, window=DEFAULT_WINDOW, max_silence=3):
         if not isinstance(window, int) or isinstance(window, bool) or window < 7:
@@ -33,7 +35,7 @@ class FpgaLink:
                              f"frame), not {window!r}")
         self.link, self.edges, self.window = link, edges, window
         self.max_silence = max_silence
-        self.outputs = []
+        self.outputs, self.counter_values = [], []
         self._decoder = ReplyDecoder()
 
     def _frame(self):
@@ -49,19 +51,21 @@ class FpgaLink:
                 continue
             silence = 0
             data += got
-            if len(data) == 1 and data[0] in (FrameType.OUTPUT.value, FrameType.FLUSHED.value,
-                                              FrameType.SYNCED.value):
+            if len(data) == 1 and data[0] in (t.value for t in FROM_ARRAY):
                 need = 1 + PAYLOAD_BYTES[FrameType(data[0])]
         frames = self._decoder.feed(data)
         return frames[0]
 
     def wait(self, kind):
-        """Collect OUTPUT frames until a ``kind`` reply; returns it. Raises ``RuntimeError``
-        if its status has an error flag set."""
+        """Collect OUTPUT and COUNTER_VALUE frames until a ``kind`` reply; returns it. Raises
+        ``RuntimeError`` if its status has an error flag set."""
         while True:
             frame = self._frame()
             if isinstance(frame, Output):
                 self.outputs.append(frame)
+                continue
+            if isinstance(frame, CounterValue):
+                self.counter_values.append(frame)
                 continue
             if frame.kind != kind:
                 raise RuntimeError(f"Expected {kind.name} from the FPGA, got {frame.kind.name}")
@@ -92,6 +96,21 @@ class FpgaLink:
     def reset(self):
         self.link.write(RESET)
 
+    def read_counters(self, rows, cols):
+        """Every PE counter of an R x C array: ``{(row, col): {counter: value}}``, the
+        golden backend's layout. The requests go out in FLUSH-closed windows like any frames;
+        the final FLUSHED reports whether the board flagged one (``RuntimeError``)."""
+        tiles = [(r, c) for r in range(rows) for c in range(cols)]
+        start = len(self.counter_values)
+        self.send([counter_frame(r * cols + c, k) for r, c in tiles
+                   for k in range(len(COUNTERS))])
+        got = {(v.tile, v.counter): v.value for v in self.counter_values[start:]}
+        if len(got) != len(tiles) * len(COUNTERS):
+            raise RuntimeError(f"The FPGA answered {len(got)} of {len(tiles) * len(COUNTERS)} "
+                               f"counter requests")
+        return {(r, c): {name: got[r * cols + c, k] for k, name in enumerate(COUNTERS)}
+                for r, c in tiles}
+
 
 def _interleave(phase, port_of):
     """One phase's WAVELET frames, ports taken in turn, so no port waits for another's whole
@@ -114,9 +133,12 @@ def run_fpga(work, link, window=DEFAULT_WINDOW):
     counter at the moment they left; ``cycles`` runs from the end of configuration to the
     last output (or to the final SYNC), UART transfer time included, so it measures the link
     more than the fabric; ``config_cycles`` is the chain's cycle count from the model (the
-    UART dominates the real load time); ``counters`` is empty (the link does not read the
-    PE counters). Raises ``RuntimeError`` if the board reports a link error or stops
-    answering.
+    UART dominates the real load time); ``counters`` are the PE counters read over the link
+    after the last phase (COUNTER frames): the work counters (``fmac_issues``,
+    ``wavelets_in``, ``wavelets_out``, ``zeros_skipped``, ``no_task``, ``errors``) equal the
+    golden backend's, while ``busy_cycles`` and ``idle_cycles`` count the board's own cycles,
+    the UART's pace included. Raises ``RuntimeError`` if the board reports a link error or
+    stops answering.
     """
     program = work.program
     edges = array_edges(program.rows, program.cols)
@@ -135,6 +157,7 @@ def run_fpga(work, link, window=DEFAULT_WINDOW):
         outputs[edges[out.port]].append((out.cycle - start, out.wavelet))
     last = max((o.cycle for o in host.outputs), default=None)
     cycles = (last + 1 if last is not None else end) - start
+    counters = host.read_counters(program.rows, program.cols)
     config_cycles, _ = run_chain(program.rows * program.cols, words)
     wavelets_in = sum(len(s) for phase in work.phases for s in phase.values())
-    return RunResult(outputs, cycles, {}, config_cycles, wavelets_in)
+    return RunResult(outputs, cycles, counters, config_cycles, wavelets_in)

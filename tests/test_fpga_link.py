@@ -1,6 +1,7 @@
 """The FPGA backend over the UART host link, in simulation: the board top without its clock
 and pins (UART, receive FIFO, link core and a 1x1 array) on Verilator, driven bit by bit by a
-serial-line model, runs a GEMV and a GEMM and must give the golden backend's outputs."""
+serial-line model, runs a GEMV and a GEMM and must give the golden backend's outputs and the
+PEs' work counters (read back with COUNTER frames)."""
 
 import json
 import pickle
@@ -15,6 +16,7 @@ from fabric.host_array import HOST_ARRAY_NAME, write_host_array_verilog
 from fabric.workloads import gemm_program, gemv_program
 from rtl.board.link_top import LinkTop
 from rtl.host_link import array_edges
+from rtl.pe import COUNTERS
 from sw.fpga_backend import FpgaLink
 from tb.sim import run_cocotb, sim_dir
 
@@ -62,11 +64,18 @@ def test_frame_port_order_is_the_models_edge_order():
         assert array_edges(rows, cols) == ArrayModel(program.program).edges
 
 
-def test_host_array_adds_idle_to_the_top(tmp_path):
+def test_host_array_adds_idle_and_counter_port_to_the_top(tmp_path):
     path = write_host_array_verilog(2, 2, tmp_path, colors=2, mem_words=16, acc_words=16)
     text = path.read_text()
-    assert f"module {HOST_ARRAY_NAME}(clk, rst, idle, " in text
+    assert f"module {HOST_ARRAY_NAME}(clk, rst, idle, counter_tile, counter_id, counter_value, " \
+        in text
     assert "assign idle = t0_0_idle & t0_1_idle & t1_1_idle & t1_0_idle;" in text
+    # Tile row * cols + col, counter in rtl.pe.COUNTERS order: {tile, counter} = tile * 8 + k.
+    cases = re.findall(r"15'd(\d+): counter_value = t(\d)_(\d)_(\w+);", text)
+    assert len(cases) == 4 * len(COUNTERS)
+    for index, r, c, name in cases:
+        assert int(index) == (int(r) * 2 + int(c)) * 8 + COUNTERS.index(name)
+    assert "default: counter_value = 32'd0;" in text
 
 
 @pytest.mark.parametrize("window", [6, 7.5, True])

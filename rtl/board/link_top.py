@@ -25,7 +25,8 @@ def _check_int(value, lo, hi, what):
 class LinkTop(wiring.Component):
     """UART receiver -> byte FIFO -> :class:`~rtl.host_link.HostLink` -> UART transmitter,
     around an instance of the ``rows`` x ``cols`` array (module :data:`ARRAY_MODULE`, whose
-    Verilog must be added to the build).
+    Verilog must be added to the build; the link reads its PE counters through the module's
+    counter port).
 
     The receive FIFO (``rx_depth`` bytes, 2..4096) lets the link core stall on a busy edge or
     chain without losing bytes; the host keeps at most ``rx_depth - 1`` bytes in flight
@@ -47,7 +48,7 @@ class LinkTop(wiring.Component):
             _check_int(rx_depth, 2, 4096, "Receive FIFO depth (bytes)")
             self._edges = array_edges(rows, cols)
             self._link_args = dict(
-                edges=len(self._edges), colors=colors,
+                edges=len(self._edges), colors=colors, tiles=rows * cols,
                 quiet_cycles=quiet_cycles or default_quiet_cycles(rows, cols))
             check_link_params(**self._link_args, out_depth=4)
             check_divisor(divisor)
@@ -83,7 +84,9 @@ class LinkTop(wiring.Component):
         reset = ResetSignal(allow_reset_less=True) | link.array_rst
         ports = dict(i_clk=ClockSignal(), i_rst=reset, o_idle=link.idle,
                      i_cfg_i__valid=link.cfg.valid, i_cfg_i__payload=link.cfg.payload,
-                     o_cfg_i__ready=link.cfg.ready, i_cfg_o__ready=1)
+                     o_cfg_i__ready=link.cfg.ready, i_cfg_o__ready=1,
+                     i_counter_tile=link.counter_tile, i_counter_id=link.counter_id,
+                     o_counter_value=link.counter_value)
         for k, (side, n) in enumerate(self._edges):
             into, out = f"{_SIDE[side]}_i__{n}__", f"{_SIDE[side]}_o__{n}__"
             ports.update({

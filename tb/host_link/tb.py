@@ -1,16 +1,23 @@
 """Host link testbench: drives bytes into ``rx`` and wavelets out of the "array" (the edge
-output links), takes configuration words, edge inputs and ``tx`` bytes with random
-backpressure, and checks the core against :class:`fabric.host_protocol.HostLinkModel`."""
+output links), answers the counter read port, takes configuration words, edge inputs and ``tx``
+bytes with random backpressure, and checks the core against
+:class:`fabric.host_protocol.HostLinkModel`."""
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from fabric.host_protocol import HostLinkModel, ReplyDecoder
+from fabric.host_protocol import CounterValue, HostLinkModel, ReplyDecoder
 from fabric.wavelet import Wavelet
 from tb.link import LinkPort
 
-__all__ = ["HostLinkTB"]
+__all__ = ["HostLinkTB", "counter_value"]
+
+
+def counter_value(tile, counter):
+    """The value the testbench's "array" gives PE counter ``counter`` of ``tile``: distinct
+    for every pair and using all 32 bits."""
+    return (tile * 0x9E3779B1 + counter * 0x85EBCA6B + 0x2545F491) & 0xFFFFFFFF
 
 
 class HostLinkTB:
@@ -24,11 +31,11 @@ class HostLinkTB:
     """
 
     def __init__(self, dut, edges, colors, rng, rx_pause=0.0, cfg_stall=0.0, edge_stall=0.0,
-                 tx_stall=0.0):
+                 tx_stall=0.0, tiles=1):
         self.dut, self.edges, self.colors, self.rng = dut, edges, colors, rng
         self.rx_pause, self.cfg_stall = rx_pause, cfg_stall
         self.edge_stall, self.tx_stall = edge_stall, tx_stall
-        self.model = HostLinkModel(edges, colors)
+        self.model = HostLinkModel(edges, colors, tiles)
         self.into = [LinkPort(dut, "edge_i", k) for k in range(edges)]
         self.outof = [LinkPort(dut, "edge_o", k) for k in range(edges)]
         self.pending = bytearray()
@@ -49,6 +56,7 @@ class HostLinkTB:
         d.rst.value = 1
         d.rx__valid.value = d.cfg__ready.value = d.tx__ready.value = 0
         d.idle.value = 1
+        d.counter_value.value = 0
         d.rx_overrun.value = d.rx_frame_error.value = 0
         for port in self.outof:
             port.valid.value = 0
@@ -72,6 +80,10 @@ class HostLinkTB:
             await FallingEdge(d.clk)
             d.idle.value = self.idle
             d.rx_overrun.value = self.rx_overrun
+            # The counter read port is combinational in the array; its select comes from
+            # registers, so it is stable after the edge.
+            d.counter_value.value = counter_value(int(d.counter_tile.value),
+                                                  int(d.counter_id.value))
             rx_valid = bool(self.pending) and rng.random() >= self.rx_pause
             d.rx__valid.value = int(rx_valid)
             d.rx__payload.value = self.pending[0] if self.pending else 0
@@ -118,6 +130,12 @@ class HostLinkTB:
                 self.frames += self.decoder.feed(bytes([int(d.tx__payload.value)]))
             self.resets += int(d.array_rst.value)
             self.cycle += 1
+
+    def expected_counters(self):
+        """The COUNTER_VALUE frames the model says the core must send, in order: the
+        "array"'s value, or 0 for a tile or counter out of range."""
+        return [CounterValue(a[1], a[2], 0 if len(a) > 3 else counter_value(a[1], a[2]))
+                for a in self.expected if a[0] == "counter"]
 
     def expected_inputs(self):
         """``(config words, wavelets per port)`` the model says the core must deliver."""

@@ -7,10 +7,11 @@ import random
 
 import cocotb
 
-from fabric.host_protocol import (FLUSH, RESET, SYNC, Output, Reply, config_frame,
-                                  wavelet_frame)
+from fabric.host_protocol import (FLUSH, RESET, SYNC, CounterValue, Output, Reply,
+                                  config_frame, counter_frame, wavelet_frame)
 from fabric.wavelet import Wavelet
 from rtl.host_link import RESET_CYCLES, FrameType
+from rtl.pe import COUNTERS
 
 from .tb import HostLinkTB
 
@@ -18,6 +19,7 @@ PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 EDGES = PARAMS.get("edges", 4)
 COLORS = PARAMS.get("colors", 3)
 QUIET = PARAMS.get("quiet", 20)
+TILES = PARAMS.get("tiles", 1)
 SEED = PARAMS.get("seed", 1)
 
 
@@ -120,6 +122,34 @@ async def sync_waits_for_quiet_and_outputs(dut):
     assert tb.edge_in[0] == [Wavelet(0, 7)] and sum(map(len, tb.edge_in)) == 1
     # Quiet is counted from the first cycle with idle high.
     assert tb.cycle - released >= QUIET
+
+
+@cocotb.test()
+async def counter_frames_are_answered(dut):
+    """COUNTER frames for every counter of every tile (and the first ones out of range), in
+    random order among other frames, with random byte gaps and a stalling host: each gets a
+    COUNTER_VALUE with the array's value, in order; out-of-range ones get 0 and bad_frame."""
+    rng = random.Random(SEED + 5)
+    tb = HostLinkTB(dut, EDGES, COLORS, rng, rx_pause=0.3, tx_stall=0.5, edge_stall=0.3,
+                    tiles=TILES)
+    await tb.start()
+    good = [(t, k) for t in range(TILES) for k in range(len(COUNTERS))]
+    rng.shuffle(good)
+    for tile, counter in good:
+        tb.send(counter_frame(tile, counter))
+        if rng.random() < 0.3:
+            tb.send(wavelet_frame(rng.randrange(EDGES), random_wavelet(rng)))
+    reply = await check_flush(tb)
+    got = [f for f in tb.frames if isinstance(f, CounterValue)]
+    assert got == tb.expected_counters() and len(got) == len(good)
+    assert reply.status == 0
+    # A tile past the array and a counter past the last: answered with 0, bad_frame set.
+    tb.send(counter_frame(TILES, 0) + bytes([FrameType.COUNTER.value, 0, 0, len(COUNTERS)]))
+    reply = await check_flush(tb)
+    got = [f for f in tb.frames if isinstance(f, CounterValue)][len(good):]
+    assert got == [CounterValue(TILES, 0, 0), CounterValue(0, len(COUNTERS), 0)]
+    assert got == tb.expected_counters()[len(good):]
+    assert reply.status == 0b100
 
 
 @cocotb.test()

@@ -1,6 +1,6 @@
 """cocotb test of the board top without clock and pins (:class:`rtl.board.link_top.LinkTop`):
-workloads run through :func:`sw.backends.run_workload(work, "fpga", link)` over a bit-level serial line must give
-the golden backend's outputs.
+workloads run through :func:`sw.backends.run_workload(work, "fpga", link)` over a bit-level
+serial line must give the golden backend's outputs and work counters.
 
 Parameters (WAFER_TB_PARAMS): ``divisor``, ``workloads`` (pickle of a list of
 :class:`fabric.workloads.Workload`), ``result`` (where to pickle what happened).
@@ -20,6 +20,11 @@ from sw.backends import run_workload
 from .serial_sim import SimSerial
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
+
+
+#: PE counters that count work, not cycles: the FPGA backend must read the golden values.
+WORK_COUNTERS = ("fmac_issues", "wavelets_in", "wavelets_out", "zeros_skipped", "no_task",
+                 "errors")
 
 
 def per_edge(outputs):
@@ -48,7 +53,15 @@ async def workloads_match_golden(dut):
             f"FPGA outputs {per_edge(result.outputs)} != golden {per_edge(golden.outputs)}"
         assert result.wavelets_in == golden.wavelets_in
         assert result.config_cycles == golden.config_cycles
+        assert result.counters.keys() == golden.counters.keys()
+        for tile, golden_counts in golden.counters.items():
+            board = result.counters[tile]
+            assert {k: board[k] for k in WORK_COUNTERS} == \
+                {k: golden_counts[k] for k in WORK_COUNTERS}, \
+                f"tile {tile}: {board} != {golden_counts}"
         report.append({"outputs": sum(len(s) for s in golden.outputs.values()),
+                       "counters": {str(t): c for t, c in result.counters.items()},
+                       "golden_counters": {str(t): c for t, c in golden.counters.items()},
                        "cycles": link.cycles - before, "golden_cycles": golden.cycles,
                        "bytes_written": link.bytes_written, "bytes_read": link.bytes_read})
     with open(PARAMS["result"], "w") as f:
