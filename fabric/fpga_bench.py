@@ -237,6 +237,9 @@ def main(argv=None):
         print(f"{item}: {_command(kind, params)}", file=sys.stderr, flush=True)
         results[item] = run_item(kind, params)
         print(f"  {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
+        # Merge into what is stored now, not what was stored at the start, so runs of
+        # different items side by side (each place-and-route uses one core) keep each other's.
+        results = {**_load(), item: results[item]}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=1, default=str))
     if args.write:

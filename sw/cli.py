@@ -6,6 +6,8 @@ import sys
 
 from fabric.verilog import TOPS, write_verilog
 
+from .fpga_backend import FpgaLinkError
+
 __all__ = ["main"]
 
 
@@ -52,15 +54,27 @@ _COMMAND_MODULES = ("sw.train_cmd", "sw.synth_cmd")
 
 
 def _array_options(parser):
-    parser.add_argument("--rows", type=int, default=4, help="array rows (default 4)")
-    parser.add_argument("--cols", type=int, default=4, help="array columns (default 4)")
-    parser.add_argument("--mem-words", type=int, default=4096,
+    # Array and PE flags default to None so that --board can tell which were given.
+    parser.add_argument("--rows", type=int, help="array rows (default 4)")
+    parser.add_argument("--cols", type=int, help="array columns (default 4)")
+    parser.add_argument("--colors", type=int, help="colors per router and PE (default 4)")
+    parser.add_argument("--mem-words", type=int,
                         help="PE memory in 16-bit words (default 4096)")
-    parser.add_argument("--max-len", type=int, default=64,
+    parser.add_argument("--acc-words", type=int,
+                        help="PE accumulators, 32-bit words (default 1024)")
+    parser.add_argument("--max-len", type=int,
                         help="PE's longest vector, drains and chain reductions included "
                              "(default 64)")
-    parser.add_argument("--backend", default="golden", choices=("golden", "verilator"),
-                        help="golden model (default) or the RTL on Verilator")
+    parser.add_argument("--backend", default="golden", choices=("golden", "verilator", "fpga"),
+                        help="golden model (default), the RTL on Verilator, or a board over "
+                             "its serial port (--port)")
+    parser.add_argument("--port", help="fpga backend: the board's serial port (e.g. "
+                                       "/dev/ttyUSB0, or any pyserial URL)")
+    parser.add_argument("--baud", type=int, default=115200,
+                        help="fpga backend: the board's UART rate (default 115200, what "
+                             "'wafer synth --board' builds)")
+    parser.add_argument("--board", help="fpga backend: the board whose 'wafer synth --board' "
+                                        "bitstream runs; sets the array and PE to its build")
     parser.add_argument("--relu", action="store_true", help="apply ReLU to the result")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -100,7 +114,7 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         args.run(args)
-    except ValueError as exc:
+    except (ValueError, FpgaLinkError) as exc:
         print(f"wafer {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -18,16 +18,34 @@ from rtl.pe import COUNTERS
 
 from .backends import RunResult
 
-__all__ = ["run_fpga", "FpgaLink", "DEFAULT_WINDOW"]
+__all__ = ["run_fpga", "FpgaLink", "FpgaLinkError", "open_serial", "DEFAULT_WINDOW"]
 
 #: Bytes in flight between FLUSH replies: the board's receive FIFO (64 bytes) less the FLUSH.
 DEFAULT_WINDOW = 63
 
 
+class FpgaLinkError(RuntimeError):
+    """The board did not answer, answered out of step, or reported a link error."""
+
+
+def open_serial(port, baud=115200, timeout=1.0):
+    """The board's serial port (a device such as ``/dev/ttyUSB0``, or any pyserial URL) at
+    ``baud`` bits/s with a ``timeout`` in seconds per read; ``ValueError`` naming the port if
+    it cannot be opened."""
+    import serial
+
+    if not isinstance(baud, int) or isinstance(baud, bool) or not 300 <= baud <= 12_000_000:
+        raise ValueError(f"Baud rate must be an integer between 300 and 12000000, not {baud!r}")
+    try:
+        return serial.serial_for_url(port, baudrate=baud, timeout=timeout)
+    except (serial.SerialException, ValueError) as exc:
+        raise ValueError(f"Cannot open serial port {port!r}: {exc}") from None
+
+
 class FpgaLink:
     """The host side of the link: sends frames in windows, collects OUTPUT and
     COUNTER_VALUE frames, and checks the status of every reply. ``max_silence`` empty reads
-    in a row raise ``RuntimeError`` (the board does not answer)."""
+    in a row raise :class:`FpgaLinkError` (the board does not answer)."""
 
     def __init__(self, link, edges, window=DEFAULT_WINDOW, max_silence=3):
         if not isinstance(window, int) or isinstance(window, bool) or window < 7:
@@ -46,19 +64,22 @@ class FpgaLink:
             if not got:
                 silence += 1
                 if silence >= self.max_silence:
-                    raise RuntimeError(f"No answer from the FPGA ({len(data)} bytes of a frame "
+                    raise FpgaLinkError(f"No answer from the FPGA ({len(data)} bytes of a frame "
                                        f"read)")
                 continue
             silence = 0
             data += got
             if len(data) == 1 and data[0] in (t.value for t in FROM_ARRAY):
                 need = 1 + PAYLOAD_BYTES[FrameType(data[0])]
-        frames = self._decoder.feed(data)
+        try:
+            frames = self._decoder.feed(data)
+        except ValueError as exc:
+            raise FpgaLinkError(f"The FPGA's byte stream is out of step: {exc}") from None
         return frames[0]
 
     def wait(self, kind):
         """Collect OUTPUT and COUNTER_VALUE frames until a ``kind`` reply; returns it. Raises
-        ``RuntimeError`` if its status has an error flag set."""
+        :class:`FpgaLinkError` if its status has an error flag set."""
         while True:
             frame = self._frame()
             if isinstance(frame, Output):
@@ -68,9 +89,9 @@ class FpgaLink:
                 self.counter_values.append(frame)
                 continue
             if frame.kind != kind:
-                raise RuntimeError(f"Expected {kind.name} from the FPGA, got {frame.kind.name}")
+                raise FpgaLinkError(f"Expected {kind.name} from the FPGA, got {frame.kind.name}")
             if frame.status:
-                raise RuntimeError(f"The FPGA link reported errors: {status_text(frame.status)}")
+                raise FpgaLinkError(f"The FPGA link reported errors: {status_text(frame.status)}")
             return frame
 
     def send(self, frames):
@@ -99,14 +120,14 @@ class FpgaLink:
     def read_counters(self, rows, cols):
         """Every PE counter of an R x C array: ``{(row, col): {counter: value}}``, the
         golden backend's layout. The requests go out in FLUSH-closed windows like any frames;
-        the final FLUSHED reports whether the board flagged one (``RuntimeError``)."""
+        the final FLUSHED reports whether the board flagged one (:class:`FpgaLinkError`)."""
         tiles = [(r, c) for r in range(rows) for c in range(cols)]
         start = len(self.counter_values)
         self.send([counter_frame(r * cols + c, k) for r, c in tiles
                    for k in range(len(COUNTERS))])
         got = {(v.tile, v.counter): v.value for v in self.counter_values[start:]}
         if len(got) != len(tiles) * len(COUNTERS):
-            raise RuntimeError(f"The FPGA answered {len(got)} of {len(tiles) * len(COUNTERS)} "
+            raise FpgaLinkError(f"The FPGA answered {len(got)} of {len(tiles) * len(COUNTERS)} "
                                f"counter requests")
         return {(r, c): {name: got[r * cols + c, k] for k, name in enumerate(COUNTERS)}
                 for r, c in tiles}
@@ -137,8 +158,8 @@ def run_fpga(work, link, window=DEFAULT_WINDOW):
     after the last phase (COUNTER frames): the work counters (``fmac_issues``,
     ``wavelets_in``, ``wavelets_out``, ``zeros_skipped``, ``no_task``, ``errors``) equal the
     golden backend's, while ``busy_cycles`` and ``idle_cycles`` count the board's own cycles,
-    the UART's pace included. Raises ``RuntimeError`` if the board reports a link error or
-    stops answering.
+    the UART's pace included. Raises :class:`FpgaLinkError` if the board reports a link
+    error, stops answering or sends bytes that are not frames.
     """
     program = work.program
     edges = array_edges(program.rows, program.cols)

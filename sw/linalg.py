@@ -56,15 +56,53 @@ def _finish(args, result, out, what):
               f"{summary['zero_skipped']} zeros skipped; wrote {args.out}")
 
 
-def _pe_params(args):
-    return {"mem_words": args.mem_words, "max_len": args.max_len}
+#: The array and PE when no flag and no board says otherwise.
+_DEFAULTS = {"rows": 4, "cols": 4, "colors": 4, "mem_words": 4096, "acc_words": 1024,
+             "max_len": 64}
+
+
+def _array(args):
+    """Resolve the array flags: the board's build with ``--board`` (then none of them may be
+    given), else each flag or its default; ``args.rows``/``args.cols`` are filled in. Returns
+    the PE parameters."""
+    given = {k: getattr(args, k) for k in _DEFAULTS if getattr(args, k) is not None}
+    if args.board is not None:
+        from fabric.board_build import board
+        spec = board(args.board)
+        if args.backend != "fpga":
+            raise ValueError(f"--board {args.board} needs --backend fpga, not "
+                             f"{args.backend!r}")
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ValueError(f"--board {args.board} fixes the array ({spec.rows}x{spec.cols}, "
+                             f"{spec.pe}); drop {flags}")
+        values = {"rows": spec.rows, "cols": spec.cols, **spec.pe}
+    else:
+        values = {**_DEFAULTS, **given}
+    args.rows, args.cols = values.pop("rows"), values.pop("cols")
+    return values
+
+
+def _run(args, work):
+    """Run ``work`` on the chosen backend; the fpga backend opens ``--port``."""
+    if args.backend != "fpga":
+        if args.port is not None:
+            raise ValueError(f"--port is for the fpga backend, not {args.backend!r}")
+        return run_workload(work, args.backend)
+    if args.port is None:
+        raise ValueError("The fpga backend needs --port, the board's serial port "
+                         "(e.g. /dev/ttyUSB0)")
+    from .fpga_backend import open_serial
+    with open_serial(args.port, args.baud) as link:
+        return run_workload(work, "fpga", link)
 
 
 def gemv(args):
     a = load_npy(args.matrix, "matrix")
     x = load_npy(args.vector, "vector")
-    work = gemv_program(a, x, args.rows, args.cols, relu=args.relu, **_pe_params(args))
-    result = run_workload(work, args.backend)
+    pe = _array(args)
+    work = gemv_program(a, x, args.rows, args.cols, relu=args.relu, **pe)
+    result = _run(args, work)
     y = collect_vector([result.outputs[o] for o in work.outputs], work.length)
     _finish(args, result, y, f"y = A x ({a.shape[0]} x {a.shape[1]})")
 
@@ -72,8 +110,9 @@ def gemv(args):
 def gemm(args):
     w = load_npy(args.weights, "weights")
     x = load_npy(args.inputs, "inputs")
-    work = gemm_program(w, x, args.rows, args.cols, relu=args.relu, **_pe_params(args))
-    result = run_workload(work, args.backend)
+    pe = _array(args)
+    work = gemm_program(w, x, args.rows, args.cols, relu=args.relu, **pe)
+    result = _run(args, work)
     m, batch = w.shape[0], x.shape[1]
     y = collect_matrix([result.outputs[o] for o in work.outputs], m, batch)
     _finish(args, result, y, f"Y = W X ({m} x {w.shape[1]} by {x.shape[0]} x {batch})")

@@ -116,3 +116,37 @@ def test_gemm_shape_mismatch(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("wafer gemm: error: ") and "(4, 5)" in err and "(6, 2)" in err
     assert not (tmp_path / "y.npy").exists()
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--backend", "fpga"],
+     "The fpga backend needs --port, the board's serial port (e.g. /dev/ttyUSB0)"),
+    (["--port", "/dev/ttyUSB0"], "--port is for the fpga backend, not 'golden'"),
+    (["--board", "ulx3s-85f"], "--board ulx3s-85f needs --backend fpga, not 'golden'"),
+    (["--backend", "fpga", "--port", "loop://", "--board", "ulx3s-85f", "--rows", "2",
+      "--mem-words", "256"],
+     "--board ulx3s-85f fixes the array (2x2, {'colors': 3, 'mem_words': 256, "
+     "'acc_words': 256, 'max_len': 64}); drop --rows, --mem-words"),
+    (["--backend", "fpga", "--port", "loop://", "--board", "de10"],
+     "Board must be one of ulx3s-85f, icebreaker, not 'de10'"),
+    (["--backend", "fpga", "--port", "loop://", "--baud", "0"],
+     "Baud rate must be an integer between 300 and 12000000, not 0"),
+    # A loopback answers with the host's own bytes: the first is RESET's, not a reply.
+    (["--backend", "fpga", "--port", "loop://"],
+     "The FPGA's byte stream is out of step: Unexpected frame type byte 0x05 from the array"),
+])
+def test_gemv_fpga_backend_errors(operands, capsys, flags, message):
+    folder, _, _ = operands
+    size = [] if "--board" in flags else ["--rows", "1", "--cols", "1"]
+    assert gemv(folder, *size, *flags) == 2
+    assert capsys.readouterr().err.strip() == f"wafer gemv: error: {message}"
+    assert not (folder / "y.npy").exists()
+
+
+def test_gemv_fpga_port_that_does_not_open(operands, capsys):
+    folder, _, _ = operands
+    assert gemv(folder, "--backend", "fpga", "--port", str(folder / "no-such-tty")) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"wafer gemv: error: Cannot open serial port "
+                          f"'{folder / 'no-such-tty'}': ")
+    assert not (folder / "y.npy").exists()

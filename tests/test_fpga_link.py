@@ -51,9 +51,19 @@ def test_gemv_and_gemm_over_uart_match_golden():
     with open(works, "wb") as f:
         pickle.dump(_workloads(), f)
     result.unlink(missing_ok=True)
+    cli_dir = folder / "cli"
+    cli_dir.mkdir(exist_ok=True)
+    rng = np.random.default_rng(11)
+    np.save(cli_dir / "a.npy", rng.standard_normal((7, 4)))
+    np.save(cli_dir / "x.npy", rng.standard_normal(4) * (rng.random(4) < 0.6))
+    for old in ("fpga.npy", "golden.npy"):
+        (cli_dir / old).unlink(missing_ok=True)
+    cli_array = ["--rows", "1", "--cols", "1"] + [
+        f"--{k.replace('_', '-')}={v}" for k, v in PE.items()]
     run_cocotb(unit="uart_link", config_name=config, verilog_path=source, toplevel="link_top",
                test_module="tb.uart_link.test_uart_link",
-               params={"divisor": DIVISOR, "workloads": str(works), "result": str(result)})
+               params={"divisor": DIVISOR, "workloads": str(works), "result": str(result),
+                       "cli_dir": str(cli_dir), "cli_array": cli_array})
     report = json.loads(result.read_text())
     assert len(report) == 2 and all(r["outputs"] > 0 for r in report)
 

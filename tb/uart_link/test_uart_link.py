@@ -3,19 +3,26 @@ workloads run through :func:`sw.backends.run_workload(work, "fpga", link)` over 
 serial line must give the golden backend's outputs and work counters.
 
 Parameters (WAFER_TB_PARAMS): ``divisor``, ``workloads`` (pickle of a list of
-:class:`fabric.workloads.Workload`), ``result`` (where to pickle what happened).
+:class:`fabric.workloads.Workload`), ``result`` (where to pickle what happened), ``cli_dir``
+(a folder with ``a.npy`` and ``x.npy`` for ``wafer gemv``) and ``cli_array`` (its array and
+PE flags, those of the simulated top).
 """
 
+import io
 import json
 import os
 import pickle
+from contextlib import nullcontext, redirect_stdout
+from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.task import bridge
 from cocotb.triggers import RisingEdge
 
+from sw import fpga_backend
 from sw.backends import run_workload
+from sw.cli import main
 
 from .serial_sim import SimSerial
 
@@ -32,10 +39,8 @@ def per_edge(outputs):
     return {edge: [w for _, w in stream] for edge, stream in outputs.items() if stream}
 
 
-@cocotb.test()
-async def workloads_match_golden(dut):
-    with open(PARAMS["workloads"], "rb") as f:
-        works = pickle.load(f)
+async def start(dut):
+    """Clock, reset, and the simulated serial port on the top's pins."""
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1
     dut.rx.value = 1
@@ -44,6 +49,14 @@ async def workloads_match_golden(dut):
     dut.rst.value = 0
     link = SimSerial(dut, PARAMS["divisor"])
     link.start()
+    return link
+
+
+@cocotb.test()
+async def workloads_match_golden(dut):
+    with open(PARAMS["workloads"], "rb") as f:
+        works = pickle.load(f)
+    link = await start(dut)
     report = []
     for work in works:
         before = link.cycles
@@ -66,3 +79,25 @@ async def workloads_match_golden(dut):
                        "bytes_written": link.bytes_written, "bytes_read": link.bytes_read})
     with open(PARAMS["result"], "w") as f:
         json.dump(report, f)
+
+
+@cocotb.test()
+async def cli_runs_on_the_board(dut):
+    """``wafer gemv --backend fpga --port ...`` with the port opened on the simulated line
+    writes the same y, bit for bit, as ``--backend golden``, with the same work counts."""
+    folder = Path(PARAMS["cli_dir"])
+    link = await start(dut)
+    argv = ["gemv", "--matrix", str(folder / "a.npy"), "--vector", str(folder / "x.npy"),
+            *PARAMS["cli_array"], "--json"]
+    fpga_backend.open_serial = lambda port, baud: nullcontext(link)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        status = await bridge(main)(argv + ["--out", str(folder / "fpga.npy"), "--backend",
+                                            "fpga", "--port", "sim"])
+        assert status == 0
+        assert main(argv + ["--out", str(folder / "golden.npy")]) == 0
+    board, golden = (json.loads(line) for line in out.getvalue().splitlines())
+    assert (folder / "fpga.npy").read_bytes() == (folder / "golden.npy").read_bytes()
+    for key in ("fmac_ops", "zero_skipped", "wavelets", "wavelets_out", "config_cycles"):
+        assert board[key] == golden[key], f"{key}: board {board[key]} != golden {golden[key]}"
+    assert board["backend"] == "fpga" and board["cycles"] > golden["cycles"]
