@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rtl.pe.params import check_pe_params
+from rtl.uart import divisor_for
 
 from .fpga_build import BUILD_ROOT, _check_size, describe
 from .fpga_targets import target as find_target
@@ -74,8 +75,9 @@ def _environment():
 
 def build_board(name, *, rows=None, cols=None, out_dir=None, baud=115200, **pe_params):
     """Build the bitstream of board ``name`` with an R x C array (the board's default size
-    and PE unless given). Raises ``ValueError`` for a bad name or parameter and when the
-    array alone does not fit the device. Returns the resources and Fmax as
+    and PE unless given) and its host link at ``baud`` bits/s. Raises ``ValueError`` for a bad
+    name or parameter (a baud rate the board's clock cannot divide to within 2 % included)
+    and when the array alone does not fit the device. Returns the resources and Fmax as
     :func:`fabric.fpga_build.build_array` does (placed numbers for the whole board top), plus
     ``board``, ``clock_mhz``, ``timing_met`` and ``bitstream`` (path)."""
     import importlib
@@ -88,6 +90,10 @@ def build_board(name, *, rows=None, cols=None, out_dir=None, baud=115200, **pe_p
     cols = spec.cols if cols is None else cols
     _check_size(rows, cols)
     params = check_pe_params(**{**spec.pe, **pe_params})
+    platform = getattr(importlib.import_module(spec.module), spec.platform)()
+    if not isinstance(baud, int) or isinstance(baud, bool) or baud < 1:
+        raise ValueError(f"Baud rate must be a positive integer, not {baud!r}")
+    divisor_for(platform.default_clk_frequency, baud)     # refused here, not mid-build
     work = Path(out_dir) if out_dir else BUILD_ROOT / f"board_{name}_{rows}x{cols}"
     start = time.monotonic()
     array = write_host_array_verilog(rows, cols, work / "array", **params._asdict())
@@ -101,7 +107,6 @@ def build_board(name, *, rows=None, cols=None, out_dir=None, baud=115200, **pe_p
     check_fits(estimate["estimate"], tgt, describe(rows, cols, params))
 
     _environment()
-    platform = getattr(importlib.import_module(spec.module), spec.platform)()
     report = "wafer_board_report.json"
     opts = dict(nextpnr_opts=f"--timing-allow-fail --report {report}",
                 script_after_read="setattr -mod -set keep_hierarchy 1 tile",

@@ -36,6 +36,8 @@ def add_command(subparsers):
     p.add_argument("--freq", type=float,
                    help="timing goal in MHz (default 100 on ECP5, 50 on iCE40; boards: "
                         "their oscillator)")
+    p.add_argument("--baud", type=int,
+                   help="--board: the host link's UART rate in bits/s (default 115200)")
     p.add_argument("-o", "--output", help="build folder (default build/fpga/<design>)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
@@ -63,6 +65,9 @@ def run(args):
         from fabric.fpga_build import build_array
         from fabric.fpga_targets import target
 
+        if args.baud is not None:
+            raise ValueError("--baud is for --board builds (a bare array has no UART)")
+
         tgt = target(args.target or "ecp5-85k")
         params = _pe_params(args, {"colors": 4, "mem_words": 4096, "acc_words": 1024})
         result = build_array(_given(args.rows, 1), _given(args.cols, 1), tgt.name, args.output,
@@ -78,7 +83,7 @@ def _build_board(spec, args):
 
     params = _pe_params(args, spec.pe)
     return build_board(spec.name, rows=_given(args.rows, spec.rows),
-                       cols=_given(args.cols, spec.cols),
+                       cols=_given(args.cols, spec.cols), baud=_given(args.baud, 115200),
                        out_dir=args.output, **params)
 
 

@@ -35,6 +35,12 @@ def _error(capsys, argv):
     (["synth", "--freq", "0"], "Timing goal must be a positive number of MHz, not 0.0"),
     (["synth", "--mem-words", "0"],
      "Memory size (words) must be an integer between 1 and 65536, not 0"),
+    (["synth", "--baud", "9600"], "--baud is for --board builds (a bare array has no UART)"),
+    # 25 MHz / 3 Mbit/s: divisor 8 gives 3.125 Mbit/s.
+    (["synth", "--board", "ulx3s-85f", "--baud", "3000000"],
+     "Baud rate 3000000 is 4.2 % off at 25000000 Hz (divisor 8); the limit is 2 %"),
+    (["synth", "--board", "icebreaker", "--baud", "0"],
+     "Baud rate must be a positive integer, not 0"),
 ])
 def test_bad_arguments(capsys, argv, message):
     assert _error(capsys, argv) == f"wafer synth: error: {message}"
