@@ -39,13 +39,21 @@ def host_array_text(array_text, rows, cols):
                       f"  input [{TILE_BITS - 1}:0] counter_tile;\n"
                       f"  input [{COUNTER_ID_BITS - 1}:0] counter_id;\n"
                       f"  output reg [31:0] counter_value;\n", 1)
-    # The case index is {tile, counter}: tile * 2**COUNTER_ID_BITS + counter.
-    width = TILE_BITS + COUNTER_ID_BITS
-    cases = [f"      {width}'d{((r * cols + c) << COUNTER_ID_BITS) + k}: "
-             f"counter_value = t{r}_{c}_{name};"
-             for r in range(rows) for c in range(cols) for k, name in enumerate(COUNTERS)]
-    mux = ["  always @* begin", "    case ({counter_tile, counter_id})", *cases,
-           "      default: counter_value = 32'd0;", "    endcase", "  end"]
+    # Two levels: each tile's counters are selected next to the tile, so only 32 wires per
+    # tile run to the link (one flat case over every counter bit made a routing hot spot).
+    mux = []
+    for r in range(rows):
+        for c in range(cols):
+            stem = f"t{r}_{c}"
+            mux += [f"  reg [31:0] {stem}_counter;", "  always @* begin",
+                    "    case (counter_id)",
+                    *(f"      {COUNTER_ID_BITS}'d{k}: {stem}_counter = {stem}_{name};"
+                      for k, name in enumerate(COUNTERS)),
+                    f"      default: {stem}_counter = 32'd0;", "    endcase", "  end"]
+    mux += ["  always @* begin", "    case (counter_tile)",
+            *(f"      {TILE_BITS}'d{r * cols + c}: counter_value = t{r}_{c}_counter;"
+              for r in range(rows) for c in range(cols)),
+            "      default: counter_value = 32'd0;", "    endcase", "  end"]
     return (array_text[:start] + top + f"  assign idle = {idles};\n" + "\n".join(mux) + "\n"
             + array_text[tail:])
 

@@ -80,11 +80,13 @@ def test_host_array_adds_idle_and_counter_port_to_the_top(tmp_path):
     assert f"module {HOST_ARRAY_NAME}(clk, rst, idle, counter_tile, counter_id, counter_value, " \
         in text
     assert "assign idle = t0_0_idle & t0_1_idle & t1_1_idle & t1_0_idle;" in text
-    # Tile row * cols + col, counter in rtl.pe.COUNTERS order: {tile, counter} = tile * 8 + k.
-    cases = re.findall(r"15'd(\d+): counter_value = t(\d)_(\d)_(\w+);", text)
-    assert len(cases) == 4 * len(COUNTERS)
-    for index, r, c, name in cases:
-        assert int(index) == (int(r) * 2 + int(c)) * 8 + COUNTERS.index(name)
+    # Per tile, counter_id in rtl.pe.COUNTERS order; then tile row * cols + col.
+    per_tile = re.findall(r"3'd(\d+): t(\d)_(\d)_counter = t(\d)_(\d)_(\w+);", text)
+    assert len(per_tile) == 4 * len(COUNTERS)
+    for k, r, c, r2, c2, name in per_tile:
+        assert (r, c) == (r2, c2) and int(k) == COUNTERS.index(name)
+    tiles = re.findall(r"12'd(\d+): counter_value = t(\d)_(\d)_counter;", text)
+    assert sorted((int(i), int(r) * 2 + int(c)) for i, r, c in tiles) == [(i, i) for i in range(4)]
     assert "default: counter_value = 32'd0;" in text
 
 
