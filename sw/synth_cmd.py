@@ -38,6 +38,8 @@ def add_command(subparsers):
                         "their oscillator)")
     p.add_argument("--baud", type=int,
                    help="--board: the host link's UART rate in bits/s (default 115200)")
+    p.add_argument("--seed", type=int,
+                   help="--board: nextpnr's placement seed (default 2, see docs/fpga.md)")
     p.add_argument("-o", "--output", help="build folder (default build/fpga/<design>)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
@@ -67,6 +69,8 @@ def run(args):
 
         if args.baud is not None:
             raise ValueError("--baud is for --board builds (a bare array has no UART)")
+        if args.seed is not None:
+            raise ValueError("--seed is for --board builds")
 
         tgt = target(args.target or "ecp5-85k")
         params = _pe_params(args, {"colors": 4, "mem_words": 4096, "acc_words": 1024})
@@ -79,12 +83,12 @@ def run(args):
 
 
 def _build_board(spec, args):
-    from fabric.board_build import build_board
+    from fabric.board_build import BOARD_SEED, build_board
 
     params = _pe_params(args, spec.pe)
     return build_board(spec.name, rows=_given(args.rows, spec.rows),
                        cols=_given(args.cols, spec.cols), baud=_given(args.baud, 115200),
-                       out_dir=args.output, **params)
+                       seed=_given(args.seed, BOARD_SEED), out_dir=args.output, **params)
 
 
 def _print(r):

@@ -41,6 +41,9 @@ def _error(capsys, argv):
      "Baud rate 3000000 is 4.2 % off at 25000000 Hz (divisor 8); the limit is 2 %"),
     (["synth", "--board", "icebreaker", "--baud", "0"],
      "Baud rate must be a positive integer, not 0"),
+    (["synth", "--seed", "3"], "--seed is for --board builds"),
+    (["synth", "--board", "ulx3s-85f", "--seed", "0"],
+     "Placement seed must be an integer between 1 and 2147483647, not 0"),
 ])
 def test_bad_arguments(capsys, argv, message):
     assert _error(capsys, argv) == f"wafer synth: error: {message}"
