@@ -44,16 +44,25 @@ def synth_ecp5(verilog, top, *, work_dir=None, options=()):
     ECP5), ``cells`` (every mapped cell), ``by_type`` (count per cell type) and ``seconds``
     (wall time of the Yosys run). Raises ``RuntimeError`` with the log's tail if Yosys fails.
     """
+    report, seconds = _yosys(verilog, work_dir, f"{top}_synth.log", f"{top}_stat.json",
+                             f"synth_ecp5 -top {top} {' '.join(options)}", "synth_ecp5")
+    return _summarise(report, seconds)
+
+
+def _yosys(verilog, work_dir, log_name, stat_name, commands, what):
+    """Run Yosys ``commands`` on ``verilog`` (a path or a list of paths) in ``work_dir``
+    (default: the first file's folder), then ``stat -json`` into ``stat_name``; returns the
+    parsed report and the wall time. Raises ``RuntimeError`` with the log's tail if Yosys
+    fails."""
     files = [Path(v).resolve() for v in ([verilog] if isinstance(verilog, (str, Path))
                                          else verilog)]
     work = Path(work_dir) if work_dir is not None else files[0].parent
     work.mkdir(parents=True, exist_ok=True)
     # Every path is given relative to the working folder: YoWASP's sandbox maps the host's /tmp
     # to a private folder, so absolute paths under /tmp would not reach the files.
-    log, stat = work / f"{top}_synth.log", work / f"{top}_stat.json"
+    log, stat = work / log_name, work / stat_name
     stat.unlink(missing_ok=True)
-    script = (f"synth_ecp5 -top {top} {' '.join(options)}; "
-              f"tee -q -o {stat.name} stat -json")
+    script = f"{commands}; tee -q -o {stat.name} stat -json"
     start = time.monotonic()
     done = subprocess.run([str(yosys_path()), "-q", "-l", log.name, "-p", script,
                            *(os.path.relpath(f, work) for f in files)],
@@ -61,9 +70,9 @@ def synth_ecp5(verilog, top, *, work_dir=None, options=()):
     seconds = time.monotonic() - start
     if done.returncode != 0 or not stat.exists():
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
-        raise RuntimeError(f"yosys synth_ecp5 failed (exit {done.returncode}); see {log}:\n"
+        raise RuntimeError(f"yosys {what} failed (exit {done.returncode}); see {log}:\n"
                            f"{tail}")
-    return _summarise(json.loads(stat.read_text()), seconds)
+    return json.loads(stat.read_text()), seconds
 
 
 def _summarise(report, seconds):
@@ -111,23 +120,11 @@ def synth_modules(verilog, top, *, family="ecp5", work_dir=None):
     """
     if family not in _SYNTH_COMMAND:
         raise ValueError(f"Family must be one of {', '.join(_SYNTH_COMMAND)}, not {family!r}")
-    files = [Path(v).resolve() for v in ([verilog] if isinstance(verilog, (str, Path))
-                                         else verilog)]
-    work = Path(work_dir) if work_dir is not None else files[0].parent
-    work.mkdir(parents=True, exist_ok=True)
-    log, stat = work / f"{top}_modules.log", work / f"{top}_modules.json"
-    stat.unlink(missing_ok=True)
-    script = (f"hierarchy -top {top}; setattr -mod -set keep_hierarchy 1 *; "
-              f"{_SYNTH_COMMAND[family]} -top {top}; tee -q -o {stat.name} stat -json")
-    done = subprocess.run([str(yosys_path()), "-q", "-l", log.name, "-p", script,
-                           *(os.path.relpath(f, work) for f in files)],
-                          cwd=work, capture_output=True, text=True)
-    if done.returncode != 0 or not stat.exists():
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
-        raise RuntimeError(f"yosys {_SYNTH_COMMAND[family]} failed (exit "
-                           f"{done.returncode}); see {log}:\n{tail}")
+    report, _ = _yosys(verilog, work_dir, f"{top}_modules.log", f"{top}_modules.json",
+                       f"hierarchy -top {top}; setattr -mod -set keep_hierarchy 1 *; "
+                       f"{_SYNTH_COMMAND[family]} -top {top}", _SYNTH_COMMAND[family])
     modules = {name.lstrip("\\"): data["num_cells_by_type"]
-               for name, data in json.loads(stat.read_text())["modules"].items()}
+               for name, data in report["modules"].items()}
     own = {m: {t.lstrip("\\"): n for t, n in cells.items() if t not in _NOT_HARDWARE}
            for m, cells in modules.items()}
     total = {}
