@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from rtl.checks import check_int
 from rtl.pe.params import check_pe_params
 from rtl.uart import divisor_for
 
@@ -103,9 +104,7 @@ def build_board(name, *, rows=None, cols=None, out_dir=None, baud=115200, seed=B
     if not isinstance(baud, int) or isinstance(baud, bool) or baud < 1:
         raise ValueError(f"Baud rate must be a positive integer, not {baud!r}")
     divisor_for(platform.default_clk_frequency, baud)     # refused here, not mid-build
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 1 <= seed <= 2**31 - 1:
-        raise ValueError(f"Placement seed must be an integer between 1 and 2147483647, "
-                         f"not {seed!r}")
+    check_int(seed, 1, 2**31 - 1, "Placement seed")
     work = Path(out_dir) if out_dir else BUILD_ROOT / f"board_{name}_{rows}x{cols}"
     start = time.monotonic()
     array = write_host_array_verilog(rows, cols, work / "array", **params._asdict())

@@ -3,6 +3,7 @@ model of what :class:`rtl.host_link.HostLink` does with the bytes it receives.""
 
 from typing import NamedTuple
 
+from rtl.checks import check_int
 from rtl.host_link import MAX_EDGES, PAYLOAD_BYTES, FrameType
 from rtl.pe import COUNTERS
 
@@ -30,9 +31,7 @@ def config_frame(word):
 
 def wavelet_frame(port, wavelet):
     """A WAVELET frame: ``wavelet`` (a :class:`~fabric.wavelet.Wavelet`) into edge ``port``."""
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port < MAX_EDGES:
-        raise ValueError(f"Edge port must be an integer between 0 and {MAX_EDGES - 1}, "
-                         f"not {port!r}")
+    check_int(port, 0, MAX_EDGES - 1, "Edge port")
     return (bytes([FrameType.WAVELET.value, port])
             + wavelet.to_bits().to_bytes(_WAVELET_BYTES, "little"))
 
@@ -40,12 +39,8 @@ def wavelet_frame(port, wavelet):
 def counter_frame(tile, counter):
     """A COUNTER frame asking for PE counter ``counter`` (an index into
     :data:`rtl.pe.COUNTERS`) of tile ``tile`` (``row * cols + col``)."""
-    if not isinstance(tile, int) or isinstance(tile, bool) or not 0 <= tile < 1 << 16:
-        raise ValueError(f"Tile must be an integer between 0 and 65535, not {tile!r}")
-    if not isinstance(counter, int) or isinstance(counter, bool) or \
-            not 0 <= counter < len(COUNTERS):
-        raise ValueError(f"Counter must be an integer between 0 and {len(COUNTERS) - 1}, "
-                         f"not {counter!r}")
+    check_int(tile, 0, (1 << 16) - 1, "Tile")
+    check_int(counter, 0, len(COUNTERS) - 1, "Counter")
     return bytes([FrameType.COUNTER.value]) + tile.to_bytes(2, "little") + bytes([counter])
 
 

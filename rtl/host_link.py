@@ -35,6 +35,7 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
+from .checks import check_int
 from .config_chain import WORD_BITS
 from .pe.ports import COUNTERS
 from .ports import Port
@@ -101,19 +102,13 @@ def default_quiet_cycles(rows, cols):
     return 2 * (3 * (rows + cols) + rows * cols) + 32
 
 
-def _check_int(value, lo, hi, what):
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ValueError(f"{what} must be an integer between {lo} and {hi}, not {value!r}")
-    return value
-
-
 def check_link_params(edges, colors, quiet_cycles, out_depth, tiles=1):
     """Validate :class:`HostLink` parameters; raises ``ValueError`` naming the bad value."""
-    _check_int(edges, 1, MAX_EDGES, "Edge port count")
-    _check_int(tiles, 1, MAX_TILES, "Tile count")
+    check_int(edges, 1, MAX_EDGES, "Edge port count")
+    check_int(tiles, 1, MAX_TILES, "Tile count")
     check_colors(colors)
-    _check_int(quiet_cycles, 1, 1 << 16, "Quiet cycles")
-    _check_int(out_depth, 1, 64, "Output FIFO depth")
+    check_int(quiet_cycles, 1, 1 << 16, "Quiet cycles")
+    check_int(out_depth, 1, 64, "Output FIFO depth")
 
 
 class HostLink(wiring.Component):

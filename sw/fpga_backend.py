@@ -13,6 +13,7 @@ from fabric.config_model import run_chain
 from fabric.host_protocol import (FLUSH, FROM_ARRAY, RESET, SYNC, CounterValue, Output,
                                   ReplyDecoder, config_frame, counter_frame, status_text,
                                   wavelet_frame)
+from rtl.checks import check_int
 from rtl.host_link import PAYLOAD_BYTES, FrameType, array_edges
 from rtl.pe import COUNTERS
 
@@ -34,8 +35,7 @@ def open_serial(port, baud=115200, timeout=1.0):
     it cannot be opened."""
     import serial
 
-    if not isinstance(baud, int) or isinstance(baud, bool) or not 300 <= baud <= 12_000_000:
-        raise ValueError(f"Baud rate must be an integer between 300 and 12000000, not {baud!r}")
+    check_int(baud, 300, 12_000_000, "Baud rate")
     try:
         return serial.serial_for_url(port, baudrate=baud, timeout=timeout)
     except (serial.SerialException, ValueError) as exc:
@@ -64,8 +64,8 @@ class FpgaLink:
             if not got:
                 silence += 1
                 if silence >= self.max_silence:
-                    raise FpgaLinkError(f"No answer from the FPGA ({len(data)} bytes of a frame "
-                                       f"read)")
+                    raise FpgaLinkError(f"No answer from the FPGA ({len(data)} bytes of a "
+                                        f"frame read)")
                 continue
             silence = 0
             data += got

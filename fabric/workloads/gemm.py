@@ -22,8 +22,8 @@ from ..program import ArrayProgram, TileProgram
 from ..wavelet import Wavelet
 from .common import Workload, check_finite, from_fp16_bits, split, to_fp16_bits
 
-__all__ = ["gemm_program", "collect_matrix", "check_gemm_shape", "check_gemm_operands", "W_COLOR", "PARTIAL_COLORS",
-           "DRAIN_COLOR"]
+__all__ = ["gemm_program", "collect_matrix", "check_gemm_shape", "check_gemm_operands",
+           "W_COLOR", "PARTIAL_COLORS", "DRAIN_COLOR"]
 
 #: Weights down the columns; partial sums east on two alternating colors, so a tile's incoming
 #: and outgoing partial sums never share a color (as in the GEMV mapping).

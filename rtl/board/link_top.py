@@ -5,6 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
+from ..checks import check_int
 from ..host_link import HostLink, array_edges, check_link_params, default_quiet_cycles
 from ..ports import Port
 from ..uart import UartRx, UartTx, check_divisor
@@ -14,12 +15,6 @@ __all__ = ["LinkTop", "ARRAY_MODULE"]
 #: The array module the top instantiates (``fabric.host_array`` writes it).
 ARRAY_MODULE = "wafer_array_idle"
 _SIDE = {Port.N: "n", Port.E: "e", Port.S: "s", Port.W: "w"}
-
-
-def _check_int(value, lo, hi, what):
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ValueError(f"{what} must be an integer between {lo} and {hi}, not {value!r}")
-    return value
 
 
 class LinkTop(wiring.Component):
@@ -44,8 +39,8 @@ class LinkTop(wiring.Component):
     def __init__(self, *, rows, cols, colors, divisor, rx_depth=64, quiet_cycles=None):
         try:
             for name, value in (("Row count", rows), ("Column count", cols)):
-                _check_int(value, 1, 64, name)
-            _check_int(rx_depth, 2, 4096, "Receive FIFO depth (bytes)")
+                check_int(value, 1, 64, name)
+            check_int(rx_depth, 2, 4096, "Receive FIFO depth (bytes)")
             self._edges = array_edges(rows, cols)
             self._link_args = dict(
                 edges=len(self._edges), colors=colors, tiles=rows * cols,

@@ -2,6 +2,7 @@
 
 from typing import NamedTuple
 
+from ..checks import check_int
 from ..wavelet import check_colors
 
 __all__ = ["PeParams", "check_pe_params", "MAX_WORDS", "MAX_LEN", "MAX_FIFO_DEPTH"]
@@ -24,21 +25,15 @@ class PeParams(NamedTuple):
     out_depth: int
 
 
-def _check_int(value, lo, hi, what):
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ValueError(f"{what} must be an integer between {lo} and {hi}, not {value!r}")
-    return value
-
-
 def check_pe_params(colors=4, mem_words=4096, acc_words=1024, max_len=64, in_depth=4,
                     out_depth=4):
     """Validate PE parameters; returns a :class:`PeParams`. Raises ``ValueError`` naming the
     bad value."""
     return PeParams(
         colors=check_colors(colors),
-        mem_words=_check_int(mem_words, 1, MAX_WORDS, "Memory size (words)"),
-        acc_words=_check_int(acc_words, 1, MAX_WORDS, "Accumulator count"),
-        max_len=_check_int(max_len, 1, MAX_LEN, "Maximum vector length"),
-        in_depth=_check_int(in_depth, 1, MAX_FIFO_DEPTH, "Input FIFO depth"),
-        out_depth=_check_int(out_depth, 1, MAX_FIFO_DEPTH, "Output FIFO depth"),
+        mem_words=check_int(mem_words, 1, MAX_WORDS, "Memory size (words)"),
+        acc_words=check_int(acc_words, 1, MAX_WORDS, "Accumulator count"),
+        max_len=check_int(max_len, 1, MAX_LEN, "Maximum vector length"),
+        in_depth=check_int(in_depth, 1, MAX_FIFO_DEPTH, "Input FIFO depth"),
+        out_depth=check_int(out_depth, 1, MAX_FIFO_DEPTH, "Output FIFO depth"),
     )
