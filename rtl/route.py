@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import Out
 
-from .ports import PORTS, parse_port
-from .wavelet import COLOR_BITS, check_colors
+from wafer_engine.rtl.ports import PORTS, parse_port
+from wafer_engine.rtl.wavelet import COLOR_BITS, check_colors
 
 __all__ = ["RouteEntry", "Route", "RouteConfigSignature", "check_routes"]
 

@@ -5,10 +5,10 @@ from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from .arbiter import RoundRobin
-from .ports import PORTS, Port
-from .route import RouteConfigSignature, RouteEntry, check_routes
-from .wavelet import LinkSignature, check_colors
+from wafer_engine.rtl.arbiter import RoundRobin
+from wafer_engine.rtl.ports import PORTS, Port
+from wafer_engine.rtl.route import RouteConfigSignature, RouteEntry, check_routes
+from wafer_engine.rtl.wavelet import LinkSignature, check_colors
 
 __all__ = ["Router", "MAX_DEPTH", "check_depth"]
 

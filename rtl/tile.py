@@ -4,12 +4,12 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config_chain import WORD_BITS, ConfigDest, ConfigNode
-from .pe import COUNTERS, CountersSignature, Pe, Target
-from .pe.params import check_pe_params
-from .ports import Port
-from .router import Router, check_depth
-from .wavelet import LinkSignature
+from wafer_engine.rtl.config_chain import WORD_BITS, ConfigDest, ConfigNode
+from wafer_engine.rtl.pe import COUNTERS, CountersSignature, Pe, Target
+from wafer_engine.rtl.pe.params import check_pe_params
+from wafer_engine.rtl.ports import Port
+from wafer_engine.rtl.router import Router, check_depth
+from wafer_engine.rtl.wavelet import LinkSignature
 
 __all__ = ["Tile", "MESH_PORTS"]
 
@@ -34,7 +34,7 @@ class Tile(wiring.Component):
         o: Out(LinkSignature(colors)).array(4) -- links to the N, E, S, W neighbours.
         cfg_i: In(stream.Signature(32)) -- configuration words from the previous tile.
         cfg_o: Out(stream.Signature(32)) -- configuration words for the next tile.
-        counters: the PE's event counters (see :class:`rtl.pe.CountersSignature`).
+        counters: the PE's event counters (see :class:`wafer_engine.rtl.pe.CountersSignature`).
         idle: Out(1) -- the PE has nothing queued or in flight.
     """
 

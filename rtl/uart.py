@@ -1,7 +1,7 @@
 """A UART (8 data bits, no parity, 1 stop bit, LSB first, idle high) as two stream components.
 
 Both sides count ``divisor`` clock cycles per bit (for a 25 MHz clock and 115200 baud,
-``divisor = round(25e6 / 115200) = 217``). The Python model is :mod:`fabric.uart_model`.
+``divisor = round(25e6 / 115200) = 217``). The Python model is :mod:`wafer_engine.fabric.model.uart_model`.
 """
 
 from amaranth.hdl import Cat, Const, Module, Signal

@@ -1,8 +1,8 @@
-"""Make the project importable from tests without installing it in editable mode."""
+"""Shared pytest settings: simulations and builds go to the repository's build/ folder."""
 
-import sys
+import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# Set before any project module computes its build folder, so every worker and every simulator
+# process uses <repo>/build whatever folder pytest was started from.
+os.environ.setdefault("WAFER_BUILD_DIR", str(Path(__file__).resolve().parent.parent / "build"))

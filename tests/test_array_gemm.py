@@ -4,13 +4,13 @@ every ValueError of the mapping (the RTL runs are in tests/test_array_sim.py).""
 import numpy as np
 import pytest
 
-from fabric.array_model import ArrayModel
-from fabric.wavelet import Wavelet
-from fabric.workloads.common import from_fp16_bits, to_fp16_bits
-from fabric.workloads.gemm import (DRAIN_COLOR, PARTIAL_COLORS, W_COLOR, collect_matrix,
+from wafer_engine.fabric.model.array_model import ArrayModel
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.fabric.workloads.common import from_fp16_bits, to_fp16_bits
+from wafer_engine.fabric.workloads.gemm import (DRAIN_COLOR, PARTIAL_COLORS, W_COLOR, collect_matrix,
                                    gemm_program)
-from rtl.ports import Port
-from tb.array.test_gemm import reference
+from wafer_engine.rtl.ports import Port
+from wafer_engine.tb.array.test_gemm import reference
 
 #: PE of the model-only runs: drains up to 512 accumulators (M x batch slice).
 PE = dict(colors=3, mem_words=1024, acc_words=1024, max_len=512)

@@ -6,12 +6,12 @@ memories, and every error message. The RTL runs are in tests/test_array_sim.py."
 import numpy as np
 import pytest
 
-from fabric.array_model import ArrayModel
-from fabric.fast_model import gemm_fast
-from fabric.workloads.gemm import collect_matrix, gemm_program
-from fabric.workloads.layers import SCATTER_COLOR, load_program, run_stages, two_layer_program
-from rtl.ports import Port
-from tb.array.test_gemm import reference
+from wafer_engine.fabric.model.array_model import ArrayModel
+from wafer_engine.fabric.model.fast_model import gemm_fast
+from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
+from wafer_engine.fabric.workloads.layers import SCATTER_COLOR, load_program, run_stages, two_layer_program
+from wafer_engine.rtl.ports import Port
+from wafer_engine.tb.array.test_gemm import reference
 
 PE = dict(colors=3, mem_words=1024, acc_words=1024, max_len=512)
 

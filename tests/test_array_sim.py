@@ -2,13 +2,13 @@
 GEMV, the weight-streaming GEMM and two GEMM layers with the scatter back into the rows, in
 lockstep with the array golden model (every link, every cycle). One build per array size serves
 all three workloads. Each run records the RTL's cycles and the model's prediction in
-build/results/rtl_cycles/ (see tb/array/rtl_cycles.py)."""
+build/results/rtl_cycles/ (see tb/bench/rtl_cycles.py)."""
 
 import pytest
 
-from fabric.array import TOP_NAME, write_array_verilog
-from tb.array.rtl_cycles import RECORD_DIR
-from tb.sim import run_cocotb, sim_dir
+from wafer_engine.sw.flows.array_verilog import TOP_NAME, write_array_verilog
+from wafer_engine.tb.bench.rtl_cycles import RECORD_DIR
+from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
 
 #: PE of the RTL builds: drains up to 512 accumulators (M x batch slice). Three colors, the
 #: mappings' minimum: the router's buffers and arbiters scale with the color count, and the
@@ -27,7 +27,7 @@ def test_array(rows, cols, m, n, batch, m2):
     folder = sim_dir("array", config)
     verilog, _ = write_array_verilog(rows, cols, folder, **PE)
     run_cocotb(unit="array", config_name=config, verilog_path=verilog, toplevel=TOP_NAME,
-               test_module=["tb.array.test_array", "tb.array.test_gemm", "tb.array.test_layers"],
+               test_module=["wafer_engine.tb.array.test_array", "wafer_engine.tb.array.test_gemm", "wafer_engine.tb.array.test_layers"],
                params={"rows": rows, "cols": cols, "seed": 100 + rows * 10 + cols, "pe": PE,
                        "m": m, "n": n, "batch": batch, "runs": [[1.0, False], [0.25, True]],
                        "m2": m2, "layer_runs": [[1.0, False], [0.3, True]],

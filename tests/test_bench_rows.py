@@ -1,15 +1,15 @@
-"""tb.results.speedup_rows, the sparsity-sweep table rows shared by the array benchmarks, the
+"""wafer_engine.tb.bench.results.speedup_rows, the sparsity-sweep table rows shared by the array benchmarks, the
 benchmarks' Markdown built with it (no simulation: recorded cycle counts stand in), and the
-rows of the RTL-against-prediction table (tb/array/rtl_cycles.py)."""
+rows of the RTL-against-prediction table (tb/bench/rtl_cycles.py)."""
 
 import numpy as np
 import pytest
 
-from fabric.workloads import gemv_program
-from sw.backends import run_golden
-from tb.array import bench, bench_gemm
-from tb.array.rtl_cycles import prediction_rows, record_backend_run, record_run
-from tb.results import speedup_rows
+from wafer_engine.fabric.workloads import gemv_program
+from wafer_engine.sw.backends.run import run_golden
+from wafer_engine.tb.bench import array as bench, gemm as bench_gemm
+from wafer_engine.tb.bench.rtl_cycles import prediction_rows, record_backend_run, record_run
+from wafer_engine.tb.bench.results import speedup_rows
 
 #: The 4x4 RTL rows of docs/results.md as the per-benchmark loops wrote them before the helper.
 GEMV_ROWS = """\
@@ -29,7 +29,7 @@ GEMM_ROWS = """\
 
 
 class _Result:
-    """The parts of sw.backends.RunResult the benchmarks' tables read."""
+    """The parts of wafer_engine.sw.backends.run.RunResult the benchmarks' tables read."""
 
     def __init__(self, cycles, fmacs, config_cycles=0):
         self.cycles, self.fmacs, self.config_cycles = cycles, fmacs, config_cycles
@@ -82,7 +82,7 @@ def test_speedup_rows_errors(points, message):
 
 
 def test_rtl_prediction_rows(tmp_path):
-    """tb.array.rtl_cycles: benchmark tables paired by array and sparsity, regression records,
+    """wafer_engine.tb.bench.rtl_cycles: benchmark tables paired by array and sparsity, regression records,
     and Verilator-backend runs predicted by a fresh model when the rows are written."""
     doc = tmp_path / "results.md"
     doc.write_text("\n".join([
@@ -95,7 +95,7 @@ def test_rtl_prediction_rows(tmp_path):
     work = gemv_program(np.eye(3), np.array([1.0, 0.0, 2.0]), 1, 1)
     record_backend_run(work, 41, folder / "backend")
     rows = prediction_rows(doc, folder)
-    assert rows[0] == "| `tb.array.bench_gemm` | GEMM 4x4, sparsity 0.50 | 8328 | 8328 | +0.00 % |"
+    assert rows[0] == "| `wafer_engine.tb.bench.gemm` | GEMM 4x4, sparsity 0.50 | 8328 | 8328 | +0.00 % |"
     assert rows[1] == "| `tests/test_array_sim.py` | GEMV 2x2 | 38 | 38 | +0.00 % |"
     predicted = run_golden(work).cycles
     assert rows[2].startswith("| Verilator backend | 1x1, 2 phases, 3 wavelets in, workload ")

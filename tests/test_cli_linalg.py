@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from sw.cli import main
+from wafer_engine.sw.cli.main import main
 
 
 def fp16_reference(a, x):

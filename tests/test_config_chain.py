@@ -2,11 +2,11 @@
 
 import pytest
 
-from fabric.config_model import ConfigRecord, encode, run_chain
-from fabric.verilog import write_verilog
-from rtl.config_chain import ConfigDest
-from tb.config_chain.top import ConfigChain
-from tb.sim import run_cocotb, sim_dir
+from wafer_engine.fabric.model.config_model import ConfigRecord, encode, run_chain
+from wafer_engine.sw.flows.verilog import write_verilog
+from wafer_engine.rtl.config_chain import ConfigDest
+from wafer_engine.rtl.harness.chain_row import ConfigChain
+from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
 
 
 @pytest.mark.parametrize("length", [1, 4])
@@ -14,7 +14,7 @@ def test_config_chain_rtl(length):
     config = f"n{length}"
     verilog = write_verilog(ConfigChain(length), "config_chain", sim_dir("config_chain", config))
     run_cocotb(unit="config_chain", config_name=config, verilog_path=verilog,
-               toplevel="config_chain", test_module="tb.config_chain.test_config_chain",
+               toplevel="config_chain", test_module="wafer_engine.tb.config_chain.test_config_chain",
                params={"length": length, "seed": length})
 
 

@@ -1,16 +1,16 @@
-"""The fast GEMV model (fabric/fast_gemv.py) and the fast GEMM model's cycle estimate
-(fabric/fast_model.py) against the cycle-exact array model, which runs the mappings of
+"""The fast GEMV model (fabric/model/fast_gemv.py) and the fast GEMM model's cycle estimate
+(fabric/model/fast_model.py) against the cycle-exact array model, which runs the mappings of
 fabric/workloads on every router and PE cycle by cycle (and is itself in lockstep with the
 RTL in tests/test_array_sim.py)."""
 
 import numpy as np
 import pytest
 
-from fabric.fast_gemv import gemv_cycles, gemv_fast
-from fabric.fast_model import gemm_fast
-from fabric.workloads import collect_vector, gemv_program
-from fabric.workloads.gemm import collect_matrix, gemm_program
-from sw.backends import run_workload
+from wafer_engine.fabric.model.fast_gemv import gemv_cycles, gemv_fast
+from wafer_engine.fabric.model.fast_model import gemm_fast
+from wafer_engine.fabric.workloads import collect_vector, gemv_program
+from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
+from wafer_engine.sw.backends.run import run_workload
 
 #: Largest relative error of an analytical cycle estimate against the exact count.
 TOLERANCE = 0.05

@@ -4,10 +4,10 @@ and the weight gradient, cycle estimates within 5 %."""
 import numpy as np
 import pytest
 
-from fabric.fast_model import FabricStats, column_issue_cycles, gemm_fast, wgrad_fast
-from fabric.workloads.gemm import collect_matrix, gemm_program
-from fabric.workloads.wgrad import collect_gradients, wgrad_program
-from sw.backends import run_workload
+from wafer_engine.fabric.model.fast_model import FabricStats, column_issue_cycles, gemm_fast, wgrad_fast
+from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
+from wafer_engine.fabric.workloads.wgrad import collect_gradients, wgrad_program
+from wafer_engine.sw.backends.run import run_workload
 
 PE = dict(colors=3, mem_words=4096, acc_words=1024, max_len=512)
 

@@ -1,4 +1,4 @@
-"""The fp golden model (fabric.fp_model) against numpy floats and hand-derived bit patterns.
+"""The fp golden model (wafer_engine.fabric.model.fp_model) against numpy floats and hand-derived bit patterns.
 
 numpy's float32/float16 arithmetic is IEEE with gradual underflow, so it is an independent
 reference wherever the hardware policy coincides with IEEE; where it does not (DAZ/FTZ in the
@@ -9,9 +9,9 @@ The directed tables were derived from the IEEE formats by hand (derivations in t
 import numpy as np
 import pytest
 
-from fabric.fp_model import (FP16_QNAN, FP32_QNAN, fp16_mul, fp32_add, fp32_relu,
+from wafer_engine.fabric.model.fp_model import (FP16_QNAN, FP32_QNAN, fp16_mul, fp32_add, fp32_relu,
                              fp32_to_fp16)
-from tb.fp import FP16_CORNERS, add_operands, fp16_operands, to16_operands
+from wafer_engine.tb.fp import FP16_CORNERS, add_operands, fp16_operands, to16_operands
 
 N = 1_000_000
 

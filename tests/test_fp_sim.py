@@ -6,16 +6,16 @@ patterns) with random stalls and idle cycles; the ``regress`` run drives 1,000,0
 
 import pytest
 
-from fabric.verilog import write_verilog
-from rtl.fp.bench_top import FpBench
-from tb.sim import run_cocotb, sim_dir
+from wafer_engine.sw.flows.verilog import write_verilog
+from wafer_engine.rtl.harness.fp_bench import FpBench
+from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
 
 
 def run_fp(config, optimize=False, **params):
-    """Build FpBench's Verilog and run tb.fp.test_fp on it with ``params``."""
+    """Build FpBench's Verilog and run wafer_engine.tb.fp.test_fp on it with ``params``."""
     verilog = write_verilog(FpBench(), "fp_bench", sim_dir("fp", config))
     run_cocotb(unit="fp", config_name=config, verilog_path=verilog, toplevel="fp_bench",
-               test_module="tb.fp.test_fp", params=params, optimize=optimize)
+               test_module="wafer_engine.tb.fp.test_fp", params=params, optimize=optimize)
 
 
 def test_fp_units():

@@ -1,8 +1,8 @@
-"""fabric.fpga_bench's result store: runs of different items side by side keep each other's."""
+"""wafer_engine.tb.bench.fpga's result store: runs of different items side by side keep each other's."""
 
 import json
 
-from fabric import fpga_bench
+from wafer_engine.tb.bench import fpga as fpga_bench
 
 
 def test_a_run_keeps_results_stored_while_it_ran(tmp_path, monkeypatch):

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from amaranth.back import verilog
 
-from fabric.array_model import ArrayModel
-from fabric.host_array import HOST_ARRAY_NAME, write_host_array_verilog
-from fabric.workloads import gemm_program, gemv_program
-from rtl.board.link_top import LinkTop
-from rtl.host_link import array_edges
-from rtl.pe import COUNTERS
-from sw.fpga_backend import FpgaLink
-from tb.sim import run_cocotb, sim_dir
+from wafer_engine.fabric.model.array_model import ArrayModel
+from wafer_engine.sw.flows.host_array import HOST_ARRAY_NAME, write_host_array_verilog
+from wafer_engine.fabric.workloads import gemm_program, gemv_program
+from wafer_engine.rtl.board.link_top import LinkTop
+from wafer_engine.rtl.host_link import array_edges
+from wafer_engine.rtl.pe import COUNTERS
+from wafer_engine.sw.hostlink.fpga_backend import FpgaLink
+from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
 
 #: The smallest PE the two mappings run on: three colors (GEMM's minimum) and small memories,
 #: to keep the Verilator build short.
@@ -61,7 +61,7 @@ def test_gemv_and_gemm_over_uart_match_golden():
     cli_array = ["--rows", "1", "--cols", "1"] + [
         f"--{k.replace('_', '-')}={v}" for k, v in PE.items()]
     run_cocotb(unit="uart_link", config_name=config, verilog_path=source, toplevel="link_top",
-               test_module="tb.uart_link.test_uart_link",
+               test_module="wafer_engine.tb.uart_link.test_uart_link",
                params={"divisor": DIVISOR, "workloads": str(works), "result": str(result),
                        "cli_dir": str(cli_dir), "cli_array": cli_array})
     report = json.loads(result.read_text())
@@ -80,7 +80,7 @@ def test_host_array_adds_idle_and_counter_port_to_the_top(tmp_path):
     assert f"module {HOST_ARRAY_NAME}(clk, rst, idle, counter_tile, counter_id, counter_value, " \
         in text
     assert "assign idle = t0_0_idle & t0_1_idle & t1_1_idle & t1_0_idle;" in text
-    # Per tile, counter_id in rtl.pe.COUNTERS order; then tile row * cols + col.
+    # Per tile, counter_id in wafer_engine.rtl.pe.COUNTERS order; then tile row * cols + col.
     per_tile = re.findall(r"3'd(\d+): t(\d)_(\d)_counter = t(\d)_(\d)_(\w+);", text)
     assert len(per_tile) == 4 * len(COUNTERS)
     for k, r, c, r2, c2, name in per_tile:
@@ -113,7 +113,7 @@ def test_bad_link_top_parameters(kwargs, message):
 
 
 def test_fpga_backend_needs_a_link():
-    from sw.backends import run_workload
+    from wafer_engine.sw.backends.run import run_workload
     with pytest.raises(ValueError, match="The fpga backend needs a link to the board"):
         run_workload(None, "fpga")
     with pytest.raises(ValueError, match="Backend must be one of golden, verilator, fpga, not 'x'"):

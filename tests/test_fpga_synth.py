@@ -10,10 +10,10 @@ import re
 
 import pytest
 
-from fabric.fpga_targets import TARGETS
-from fabric.pin_wrapper import module_ports, pin_wrapper_verilog
-from fabric.pnr import check_fits, resources, synthesize
-from sw.cli import main
+from wafer_engine.sw.flows.fpga_targets import TARGETS
+from wafer_engine.sw.flows.pin_wrapper import module_ports, pin_wrapper_verilog
+from wafer_engine.sw.flows.pnr import check_fits, resources, synthesize
+from wafer_engine.sw.cli.main import main
 
 #: The smallest array the mappings run on: 1x1, three colors, small memories.
 SMALL = ["--colors", "3", "--mem-words", "256", "--acc-words", "256"]

@@ -4,14 +4,14 @@ import re
 
 import pytest
 
-from fabric.host_protocol import (FLUSH, RESET, SYNC, CounterValue, HostLinkModel, Output,
+from wafer_engine.fabric.model.host_protocol import (FLUSH, RESET, SYNC, CounterValue, HostLinkModel, Output,
                                   Reply, ReplyDecoder, config_frame, counter_frame,
                                   counter_value_frame, output_frame, reply_frame, status_text,
                                   wavelet_frame)
-from fabric.verilog import write_verilog
-from fabric.wavelet import Wavelet
-from rtl.host_link import FrameType, HostLink
-from tb.sim import run_cocotb, sim_dir
+from wafer_engine.sw.flows.verilog import write_verilog
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.rtl.host_link import FrameType, HostLink
+from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
 
 
 @pytest.mark.parametrize("edges,colors,tiles", [(4, 3, 6), (1, 1, 1)])
@@ -20,7 +20,7 @@ def test_host_link_rtl(edges, colors, tiles):
     verilog = write_verilog(HostLink(edges=edges, colors=colors, quiet_cycles=20, tiles=tiles),
                             "host_link", sim_dir("host_link", config))
     run_cocotb(unit="host_link", config_name=config, verilog_path=verilog,
-               toplevel="host_link", test_module="tb.host_link.test_host_link",
+               toplevel="host_link", test_module="wafer_engine.tb.host_link.test_host_link",
                params={"edges": edges, "colors": colors, "quiet": 20, "seed": edges,
                        "tiles": tiles})
 

@@ -7,14 +7,14 @@ import os
 import numpy as np
 import pytest
 
-from fabric.workloads.gemm import W_COLOR, gemm_program
-from rtl.ports import Port
-from sw import checkpoint as ckpt
-from sw.mlp import from_arrays, from_sizes, from_torch, he_init
-from sw.optim import Adam, Sgd, make_optimizer
-from sw.packing import pack_weights, unpack_weights
-from sw.scheduler import StreamScheduler
-from sw.weight_store import WeightStore, check_sparsity, magnitude_mask
+from wafer_engine.fabric.workloads.gemm import W_COLOR, gemm_program
+from wafer_engine.rtl.ports import Port
+from wafer_engine.sw.training import checkpoint as ckpt
+from wafer_engine.sw.training.mlp import from_arrays, from_sizes, from_torch, he_init
+from wafer_engine.sw.training.optim import Adam, Sgd, make_optimizer
+from wafer_engine.sw.training.packing import pack_weights, unpack_weights
+from wafer_engine.sw.training.scheduler import StreamScheduler
+from wafer_engine.sw.training.weight_store import WeightStore, check_sparsity, magnitude_mask
 
 
 def _store(sparsity=0.5, state=("velocity",), **kw):

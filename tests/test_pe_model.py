@@ -5,13 +5,13 @@ results)."""
 import numpy as np
 import pytest
 
-from fabric.pe_model import PeModel, simulate_pe
-from fabric.pe_task import PeProgram, Task
-from fabric.traffic import Backpressure
-from fabric.wavelet import Wavelet
-from rtl.pe.ports import Target
-from rtl.pe.task import Command
-from tb.pe.workloads import axpy_problem, mac_problem, random_fp16, small_ints
+from wafer_engine.fabric.model.pe_model import PeModel, simulate_pe
+from wafer_engine.fabric.program.pe_task import PeProgram, Task
+from wafer_engine.fabric.model.traffic import Backpressure
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.rtl.pe.ports import Target
+from wafer_engine.rtl.pe.task import Command
+from wafer_engine.tb.pe.workloads import axpy_problem, mac_problem, random_fp16, small_ints
 
 DENSITIES = [1.0, 0.5, 0.1, 0.01]
 

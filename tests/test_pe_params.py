@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from fabric.pe_model import PeModel
-from fabric.pe_task import PeProgram, Task
-from rtl.pe import Pe, check_pe_params
+from wafer_engine.fabric.model.pe_model import PeModel
+from wafer_engine.fabric.program.pe_task import PeProgram, Task
+from wafer_engine.rtl.pe import Pe, check_pe_params
 
 
 def exact(message):

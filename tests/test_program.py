@@ -2,12 +2,12 @@
 
 import pytest
 
-from fabric.config_model import run_chain
-from fabric.pe_task import Task
-from fabric.program import ArrayProgram, TileProgram, chain_order
-from fabric.wavelet import Wavelet
-from rtl.config_chain import ConfigDest
-from rtl.route import Route
+from wafer_engine.fabric.model.config_model import run_chain
+from wafer_engine.fabric.program.pe_task import Task
+from wafer_engine.fabric.program.program import ArrayProgram, TileProgram, chain_order
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.rtl.config_chain import ConfigDest
+from wafer_engine.rtl.route import Route
 
 
 def column_program(rows=2, **extra):

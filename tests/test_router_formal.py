@@ -9,8 +9,8 @@ docs/formal.md.
 
 import pytest
 
-from tb.formal.router_props import FILTERED_ROUTES, MUTANTS, OPEN_ROUTES, RouterProps
-from tb.formal.sby import run_sby
+from wafer_engine.tb.formal.router_props import FILTERED_ROUTES, MUTANTS, OPEN_ROUTES, RouterProps
+from wafer_engine.tb.formal.sby import run_sby
 
 #: Bounded depth in cycles; must stay below 2 ** count_bits (64) for exact tracking.
 BMC_DEPTH = 20

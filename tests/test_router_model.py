@@ -4,12 +4,12 @@ import random
 
 import pytest
 
-from fabric.router_model import RouterModel, route_streams, simulate_router
-from fabric.traffic import Backpressure, LinkSender
-from fabric.wavelet import Wavelet
-from rtl.ports import PORTS, Port
-from rtl.route import Route
-from tb.router.scenarios import random_routes, random_streams
+from wafer_engine.fabric.model.router_model import RouterModel, route_streams, simulate_router
+from wafer_engine.fabric.model.traffic import Backpressure, LinkSender
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.rtl.ports import PORTS, Port
+from wafer_engine.rtl.route import Route
+from wafer_engine.tb.router.scenarios import random_routes, random_streams
 
 
 def run(routes, colors, streams, depth=2, seed=0, **rates):

@@ -4,11 +4,11 @@ import re
 
 import pytest
 
-from fabric.router_model import RouterModel
-from rtl.ports import Port, parse_port
-from rtl.route import Route, check_routes
-from rtl.router import Router
-from rtl.wavelet import LinkSignature
+from wafer_engine.fabric.model.router_model import RouterModel
+from wafer_engine.rtl.ports import Port, parse_port
+from wafer_engine.rtl.route import Route, check_routes
+from wafer_engine.rtl.router import Router
+from wafer_engine.rtl.wavelet import LinkSignature
 
 
 @pytest.mark.parametrize("colors", [0, 25, -1, "4", 2.0, True])

@@ -2,8 +2,8 @@
 
 import pytest
 
-from fabric.verilog import router_top, write_verilog
-from tb.sim import run_cocotb, sim_dir
+from wafer_engine.sw.flows.verilog import router_top, write_verilog
+from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
 
 # colors x depth sweep; 12,000 random wavelets per set, 108,000 in all, plus directed tests.
 # The 24-color builds take longest, so they go first for pytest-xdist to overlap them.
@@ -15,7 +15,7 @@ def test_router(colors, depth):
     config = f"c{colors}_d{depth}"
     verilog = write_verilog(*router_top(colors=colors, depth=depth), sim_dir("router", config))
     run_cocotb(unit="router", config_name=config, verilog_path=verilog, toplevel="router",
-               test_module="tb.router.test_router",
+               test_module="wafer_engine.tb.router.test_router",
                params={"colors": colors, "depth": depth, "seed": colors * 10 + depth,
                        "random_wavelets": 12_000})
 
@@ -26,7 +26,7 @@ def test_lockstep_check_catches_a_mismatch():
     verilog = write_verilog(*router_top(colors=1, depth=4), sim_dir("router", config))
     with pytest.raises(AssertionError, match=r"input ready \[.*\] != model"):
         run_cocotb(unit="router", config_name=config, verilog_path=verilog, toplevel="router",
-                   test_module="tb.router.test_router", testcase="random_traffic",
+                   test_module="wafer_engine.tb.router.test_router", testcase="random_traffic",
                    params={"colors": 1, "depth": 2, "seed": 5, "random_wavelets": 400})
 
 
@@ -37,7 +37,7 @@ def test_waves_written_where_documented():
     (folder / "dump.vcd").unlink(missing_ok=True)
     verilog = write_verilog(*router_top(colors=1, depth=2), folder)
     run_cocotb(unit="router", config_name=config, verilog_path=verilog, toplevel="router",
-               test_module="tb.router.test_router", testcase="hop_latency", waves=True,
+               test_module="wafer_engine.tb.router.test_router", testcase="hop_latency", waves=True,
                params={"colors": 1, "depth": 2})
     vcd = (folder / "dump.vcd").read_text()
     assert "$var" in vcd and "o__1__valid" in vcd

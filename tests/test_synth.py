@@ -1,10 +1,10 @@
-"""`fabric.synth`: Yosys synth_ecp5 runs and its cell counts are parsed correctly (20 to 45 s,
+"""`wafer_engine.sw.flows.synth`: Yosys synth_ecp5 runs and its cell counts are parsed correctly (20 to 45 s,
 most of it the default PE); per-module counts keep each module's cells apart."""
 
 import pytest
 
-from fabric.synth import module_table, synth_ecp5, synth_modules
-from fabric.verilog import pe_top, write_verilog
+from wafer_engine.sw.flows.synth import module_table, synth_ecp5, synth_modules
+from wafer_engine.sw.flows.verilog import pe_top, write_verilog
 
 COUNTER = """module cnt(input clk, input rst, output reg [7:0] q);
   always @(posedge clk) if (rst) q <= 0; else q <= q + 1;

@@ -7,11 +7,11 @@ import hashlib
 import numpy as np
 import pytest
 
-from sw.cli import main
-from sw.data import check_data
-from sw.engines import FabricEngine, Float64Engine, TorchEngine
-from sw.train import Trainer, prune_schedule, softmax_xent
-from sw.train_job import TrainOptions, build_trainer, run_training
+from wafer_engine.sw.cli.main import main
+from wafer_engine.sw.training.data import check_data
+from wafer_engine.sw.training.engines import FabricEngine, Float64Engine, TorchEngine
+from wafer_engine.sw.training.trainer import Trainer, prune_schedule, softmax_xent
+from wafer_engine.sw.training.job import TrainOptions, build_trainer, run_training
 
 #: fp16 operands with fp32 accumulation against float64: the per-epoch mean losses of the first
 #: epochs agree within this relative tolerance (measured: 4e-4 after 4 epochs).

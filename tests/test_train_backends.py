@@ -3,11 +3,11 @@ array through cocotb and on the golden model: bit-identical losses, gradients an
 
 import numpy as np
 
-from sw.engines import FabricEngine
-from sw.mlp import from_sizes, he_init
-from sw.optim import Sgd
-from sw.train import Trainer
-from sw.weight_store import WeightStore
+from wafer_engine.sw.training.engines import FabricEngine
+from wafer_engine.sw.training.mlp import from_sizes, he_init
+from wafer_engine.sw.training.optim import Sgd
+from wafer_engine.sw.training.trainer import Trainer
+from wafer_engine.sw.training.weight_store import WeightStore
 
 #: The smallest PE the GEMM and gradient mappings need for this model (3 colors; drains of
 #: M x batch slice = 6 x 3 accumulators).

@@ -4,11 +4,11 @@ import re
 
 import pytest
 
-from fabric.uart_model import UartDecoder, character_bits, decode_line, tx_waveform
-from fabric.verilog import write_verilog
-from rtl.uart import UartRx, UartTx, divisor_for
-from tb.sim import run_cocotb, sim_dir
-from tb.uart.top import UartPair
+from wafer_engine.fabric.model.uart_model import UartDecoder, character_bits, decode_line, tx_waveform
+from wafer_engine.sw.flows.verilog import write_verilog
+from wafer_engine.rtl.uart import UartRx, UartTx, divisor_for
+from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
+from wafer_engine.rtl.harness.uart_pair import UartPair
 
 
 @pytest.mark.parametrize("divisor", [4, 7])
@@ -16,7 +16,7 @@ def test_uart_rtl(divisor):
     config = f"d{divisor}"
     verilog = write_verilog(UartPair(divisor), "uart", sim_dir("uart", config))
     run_cocotb(unit="uart", config_name=config, verilog_path=verilog, toplevel="uart",
-               test_module="tb.uart.test_uart", params={"divisor": divisor, "seed": divisor})
+               test_module="wafer_engine.tb.uart.test_uart", params={"divisor": divisor, "seed": divisor})
 
 
 def test_character_bits_lsb_first_with_start_and_stop():

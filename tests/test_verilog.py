@@ -2,8 +2,8 @@
 
 import pytest
 
-from sw.cli import main
-from tb.verilator import lint
+from wafer_engine.sw.cli.main import main
+from wafer_engine.sw.sim.verilator import lint
 
 
 @pytest.mark.parametrize("top,colors", [("router", 1), ("router", 24), ("pe", 4)])

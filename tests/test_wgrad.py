@@ -5,12 +5,12 @@ through the training engine)."""
 import numpy as np
 import pytest
 
-from fabric.wavelet import Wavelet
-from fabric.workloads.common import from_fp16_bits, to_fp16_bits
-from fabric.workloads.wgrad import (G_COLOR, OUT_COLOR, collect_gradients, grad_positions,
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.fabric.workloads.common import from_fp16_bits, to_fp16_bits
+from wafer_engine.fabric.workloads.wgrad import (G_COLOR, OUT_COLOR, collect_gradients, grad_positions,
                                     reduce_partials, wgrad_program)
-from rtl.ports import Port
-from sw.backends import run_workload
+from wafer_engine.rtl.ports import Port
+from wafer_engine.sw.backends.run import run_workload
 
 PE = dict(colors=3, mem_words=1024, acc_words=1024, max_len=512)
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..program import ArrayProgram
+from wafer_engine.fabric.program.program import ArrayProgram
 
 __all__ = ["split", "to_fp16_bits", "from_fp16_bits", "Workload", "check_finite",
            "collect_vector"]

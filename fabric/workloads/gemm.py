@@ -12,15 +12,15 @@ last PE sends only the non-zero results as ``(fp16 y, i * L + b)``.
 
 import numpy as np
 
-from rtl.pe import Command
-from rtl.pe.params import check_pe_params
-from rtl.ports import Port
-from rtl.route import Route
+from wafer_engine.rtl.pe import Command
+from wafer_engine.rtl.pe.params import check_pe_params
+from wafer_engine.rtl.ports import Port
+from wafer_engine.rtl.route import Route
 
-from ..pe_task import Task
-from ..program import ArrayProgram, TileProgram
-from ..wavelet import Wavelet
-from .common import Workload, check_finite, from_fp16_bits, split, to_fp16_bits
+from wafer_engine.fabric.program.pe_task import Task
+from wafer_engine.fabric.program.program import ArrayProgram, TileProgram
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.fabric.workloads.common import Workload, check_finite, from_fp16_bits, split, to_fp16_bits
 
 __all__ = ["gemm_program", "collect_matrix", "check_gemm_shape", "check_gemm_operands",
            "W_COLOR", "PARTIAL_COLORS", "DRAIN_COLOR"]
@@ -57,7 +57,7 @@ def _check_count(name, value):
 def check_gemm_shape(m, n, batch, rows, cols, **pe_params):
     """Raise ``ValueError`` (naming the values) if ``Y = W X`` with W: ``m`` x ``n`` and
     X: ``n`` x ``batch`` cannot be mapped on a ``rows`` x ``cols`` array of PEs with
-    ``pe_params``; returns the validated :class:`~rtl.pe.params.PeParams`.
+    ``pe_params``; returns the validated :class:`~wafer_engine.rtl.pe.params.PeParams`.
 
     Everything is checked on the largest block, PE (0, 0): :func:`split` makes the first
     slices the longest.

@@ -9,14 +9,14 @@ whose last PE sends only the non-zero results as ``(fp16 value, output index)``.
 
 import numpy as np
 
-from rtl.pe import Command
-from rtl.ports import Port
-from rtl.route import Route
+from wafer_engine.rtl.pe import Command
+from wafer_engine.rtl.ports import Port
+from wafer_engine.rtl.route import Route
 
-from ..pe_task import Task
-from ..program import ArrayProgram, TileProgram
-from ..wavelet import Wavelet
-from .common import Workload, check_finite, split, to_fp16_bits
+from wafer_engine.fabric.program.pe_task import Task
+from wafer_engine.fabric.program.program import ArrayProgram, TileProgram
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.fabric.workloads.common import Workload, check_finite, split, to_fp16_bits
 
 __all__ = ["gemv_program", "X_COLOR", "PARTIAL_COLORS"]
 

@@ -36,16 +36,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtl.pe import Command
-from rtl.ports import Port
-from rtl.route import Route
+from wafer_engine.rtl.pe import Command
+from wafer_engine.rtl.ports import Port
+from wafer_engine.rtl.route import Route
 
-from ..array_model import ArrayModel
-from ..pe_task import Task
-from ..program import ArrayProgram, TileProgram
-from ..wavelet import Wavelet
-from .common import Workload, check_finite, split, to_fp16_bits
-from .gemm import DRAIN_COLOR, PARTIAL_COLORS, W_COLOR, _jbits, check_gemm_shape, gemm_program
+from wafer_engine.fabric.model.array_model import ArrayModel
+from wafer_engine.fabric.program.pe_task import Task
+from wafer_engine.fabric.program.program import ArrayProgram, TileProgram
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.fabric.workloads.common import Workload, check_finite, split, to_fp16_bits
+from wafer_engine.fabric.workloads.gemm import DRAIN_COLOR, PARTIAL_COLORS, W_COLOR, _jbits, check_gemm_shape, gemm_program
 
 __all__ = ["Stage", "two_layer_program", "load_program", "run_stages", "SCATTER_COLOR"]
 
@@ -63,7 +63,7 @@ class Stage:
 
 
 def load_program(model, program):
-    """Apply ``program``'s configuration to a running :class:`~fabric.array_model.ArrayModel`
+    """Apply ``program``'s configuration to a running :class:`~wafer_engine.fabric.model.array_model.ArrayModel`
     ``model``, write for write as the configuration chain applies it to the RTL: every route
     row of the tiles it names, and their PE's task rows and memory images (what it does not
     list keeps its contents). Use while the array is quiet."""

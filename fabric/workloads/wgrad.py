@@ -17,15 +17,15 @@ zero, the sum is +0, and :func:`collect_gradients` leaves +0 there.
 
 import numpy as np
 
-from rtl.ports import Port
-from rtl.route import Route
+from wafer_engine.rtl.ports import Port
+from wafer_engine.rtl.route import Route
 
-from ..fp_model import fp32_add
-from ..pe_task import Task
-from ..program import ArrayProgram, TileProgram
-from ..wavelet import Wavelet
-from .common import Workload, check_finite, split, to_fp16_bits
-from .gemm import _jbits, check_gemm_shape
+from wafer_engine.fabric.model.fp_model import fp32_add
+from wafer_engine.fabric.program.pe_task import Task
+from wafer_engine.fabric.program.program import ArrayProgram, TileProgram
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.fabric.workloads.common import Workload, check_finite, split, to_fp16_bits
+from wafer_engine.fabric.workloads.gemm import _jbits, check_gemm_shape
 
 __all__ = ["wgrad_program", "check_wgrad_operands", "grad_positions", "collect_gradients", "reduce_partials",
            "G_COLOR", "OUT_COLOR"]

@@ -2,8 +2,8 @@
 
 from amaranth.hdl import Elaboratable, Module
 
-from ..uart import divisor_for
-from .link_top import ARRAY_MODULE, LinkTop
+from wafer_engine.rtl.uart import divisor_for
+from wafer_engine.rtl.board.link_top import ARRAY_MODULE, LinkTop
 
 __all__ = ["BoardTop"]
 
@@ -11,7 +11,7 @@ __all__ = ["BoardTop"]
 class BoardTop(Elaboratable):
     """:class:`LinkTop` on an amaranth-boards platform: its default clock drives everything,
     ``uart`` 0 is the host link at ``baud`` (the divisor comes from the board's clock).
-    ``array_verilog`` is the text of the array module (``fabric.host_array``), added to the
+    ``array_verilog`` is the text of the array module (``wafer_engine.sw.flows.host_array``), added to the
     build as a source file."""
 
     def __init__(self, *, rows, cols, colors, array_verilog, baud=115200):

@@ -5,20 +5,20 @@ from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from ..checks import check_int
-from ..host_link import HostLink, array_edges, check_link_params, default_quiet_cycles
-from ..ports import Port
-from ..uart import UartRx, UartTx, check_divisor
+from wafer_engine.rtl.checks import check_int
+from wafer_engine.rtl.host_link import HostLink, array_edges, check_link_params, default_quiet_cycles
+from wafer_engine.rtl.ports import Port
+from wafer_engine.rtl.uart import UartRx, UartTx, check_divisor
 
 __all__ = ["LinkTop", "ARRAY_MODULE"]
 
-#: The array module the top instantiates (``fabric.host_array`` writes it).
+#: The array module the top instantiates (``wafer_engine.sw.flows.host_array`` writes it).
 ARRAY_MODULE = "wafer_array_idle"
 _SIDE = {Port.N: "n", Port.E: "e", Port.S: "s", Port.W: "w"}
 
 
 class LinkTop(wiring.Component):
-    """UART receiver -> byte FIFO -> :class:`~rtl.host_link.HostLink` -> UART transmitter,
+    """UART receiver -> byte FIFO -> :class:`~wafer_engine.rtl.host_link.HostLink` -> UART transmitter,
     around an instance of the ``rows`` x ``cols`` array (module :data:`ARRAY_MODULE`, whose
     Verilog must be added to the build; the link reads its PE counters through the module's
     counter port).
@@ -26,7 +26,7 @@ class LinkTop(wiring.Component):
     The receive FIFO (``rx_depth`` bytes, 2..4096) lets the link core stall on a busy edge or
     chain without losing bytes; the host keeps at most ``rx_depth - 1`` bytes in flight
     between FLUSH replies. ``divisor`` is clock cycles per bit, ``quiet_cycles`` defaults to
-    :func:`~rtl.host_link.default_quiet_cycles`.
+    :func:`~wafer_engine.rtl.host_link.default_quiet_cycles`.
 
     Attributes:
         rx: In(1) -- serial line from the host.

@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Const, EnableInserter, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bits import leading_zeros
+from wafer_engine.rtl.fp.bits import leading_zeros
 
 __all__ = ["Fp16Mul"]
 

@@ -4,10 +4,10 @@ from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..wavelet import Wavelet
-from .job import Decoded, Job
-from .params import check_pe_params
-from .task import Command, Op, TaskEntry
+from wafer_engine.rtl.wavelet import Wavelet
+from wafer_engine.rtl.pe.job import Decoded, Job
+from wafer_engine.rtl.pe.params import check_pe_params
+from wafer_engine.rtl.pe.task import Command, Op, TaskEntry
 
 __all__ = ["Decoder"]
 

@@ -3,7 +3,7 @@ pipeline slot (:class:`Element`)."""
 
 from amaranth.lib import data, enum
 
-from ..wavelet import COLOR_BITS
+from wafer_engine.rtl.wavelet import COLOR_BITS
 
 __all__ = ["Decoded", "Job", "Element"]
 

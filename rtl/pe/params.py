@@ -2,8 +2,8 @@
 
 from typing import NamedTuple
 
-from ..checks import check_int
-from ..wavelet import check_colors
+from wafer_engine.rtl.checks import check_int
+from wafer_engine.rtl.wavelet import check_colors
 
 __all__ = ["PeParams", "check_pe_params", "MAX_WORDS", "MAX_LEN", "MAX_FIFO_DEPTH"]
 
@@ -16,7 +16,7 @@ MAX_FIFO_DEPTH = 64
 
 
 class PeParams(NamedTuple):
-    """Validated PE parameters (see :class:`rtl.pe.Pe` for their meaning)."""
+    """Validated PE parameters (see :class:`wafer_engine.rtl.pe.Pe` for their meaning)."""
     colors: int
     mem_words: int
     acc_words: int

@@ -7,13 +7,13 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..fp import Fp16Mul, Fp32Add, Fp32ToFp16, relu32
-from ..wavelet import LinkSignature, Wavelet
-from .decode import Decoder
-from .job import Decoded, Element, Job
-from .params import check_pe_params
-from .ports import CountersSignature, PeConfigSignature, PeekSignature, Target
-from .task import TaskEntry
+from wafer_engine.rtl.fp import Fp16Mul, Fp32Add, Fp32ToFp16, relu32
+from wafer_engine.rtl.wavelet import LinkSignature, Wavelet
+from wafer_engine.rtl.pe.decode import Decoder
+from wafer_engine.rtl.pe.job import Decoded, Element, Job
+from wafer_engine.rtl.pe.params import check_pe_params
+from wafer_engine.rtl.pe.ports import CountersSignature, PeConfigSignature, PeekSignature, Target
+from wafer_engine.rtl.pe.task import TaskEntry
 
 __all__ = ["Pe", "PIPELINE"]
 
@@ -86,7 +86,7 @@ class Pe(wiring.Component):
 
     @property
     def params(self):
-        """The validated :class:`rtl.pe.params.PeParams`."""
+        """The validated :class:`wafer_engine.rtl.pe.params.PeParams`."""
         return self._params
 
     def elaborate(self, platform):

@@ -2,7 +2,7 @@
 
 from amaranth.lib import data, enum
 
-from ..wavelet import COLOR_BITS
+from wafer_engine.rtl.wavelet import COLOR_BITS
 
 __all__ = ["Op", "Command", "TaskEntry", "TASK_WORDS", "task_words", "entry_from_words"]
 

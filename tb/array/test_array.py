@@ -1,4 +1,4 @@
-"""cocotb tests of ``wafer_array``: workloads from fabric.workloads in lockstep with the model.
+"""cocotb tests of ``wafer_array``: workloads from wafer_engine.fabric.workloads in lockstep with the model.
 
 Parameters (WAFER_TB_PARAMS): rows, cols, seed, pe (the PE parameters the Verilog was built
 with), gemv_m, gemv_n, densities, record (JSON file for the cycle records, optional).
@@ -10,12 +10,12 @@ import os
 import cocotb
 import numpy as np
 
-from fabric.workloads import collect_vector, from_fp16_bits, gemv_program, to_fp16_bits
+from wafer_engine.fabric.workloads import collect_vector, from_fp16_bits, gemv_program, to_fp16_bits
 
-from sw.backends import run_golden
+from wafer_engine.sw.backends.run import run_golden
 
-from .rtl_cycles import record_run
-from .tb import TIMING_FREE, ArrayTB
+from wafer_engine.tb.bench.rtl_cycles import record_run
+from wafer_engine.sw.sim.array_tb import TIMING_FREE, ArrayTB
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 ROWS, COLS = PARAMS.get("rows", 2), PARAMS.get("cols", 2)

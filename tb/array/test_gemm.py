@@ -11,14 +11,14 @@ import os
 import cocotb
 import numpy as np
 
-from fabric.array_model import ArrayModel
-from fabric.workloads.common import from_fp16_bits, to_fp16_bits
-from fabric.workloads.gemm import collect_matrix, gemm_program
+from wafer_engine.fabric.model.array_model import ArrayModel
+from wafer_engine.fabric.workloads.common import from_fp16_bits, to_fp16_bits
+from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
 
-from sw.backends import run_golden
+from wafer_engine.sw.backends.run import run_golden
 
-from .rtl_cycles import record_run
-from .tb import ArrayTB, check_counters
+from wafer_engine.tb.bench.rtl_cycles import record_run
+from wafer_engine.sw.sim.array_tb import ArrayTB, check_counters
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 ROWS, COLS = PARAMS.get("rows", 2), PARAMS.get("cols", 2)

@@ -12,13 +12,13 @@ import os
 import cocotb
 import numpy as np
 
-from fabric.fast_model import gemm_fast
-from fabric.workloads.gemm import collect_matrix
-from fabric.workloads.layers import load_program, run_stages, two_layer_program
+from wafer_engine.fabric.model.fast_model import gemm_fast
+from wafer_engine.fabric.workloads.gemm import collect_matrix
+from wafer_engine.fabric.workloads.layers import load_program, run_stages, two_layer_program
 
-from .rtl_cycles import record_run
-from .tb import ArrayTB, check_counters
-from .test_gemm import reference
+from wafer_engine.tb.bench.rtl_cycles import record_run
+from wafer_engine.sw.sim.array_tb import ArrayTB, check_counters
+from wafer_engine.tb.array.test_gemm import reference
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 ROWS, COLS = PARAMS.get("rows", 2), PARAMS.get("cols", 2)

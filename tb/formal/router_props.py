@@ -1,7 +1,7 @@
 # amaranth: UnusedElaboratable=no
 """Formal harness for the router: link rules, buffer bounds, conservation and wavelet tracking.
 
-:class:`RouterProps` instantiates a :class:`~rtl.router.Router` with a fixed route table (the
+:class:`RouterProps` instantiates a :class:`~wafer_engine.rtl.router.Router` with a fixed route table (the
 config port is held idle), drives every input link and every output ``ready`` from free solver
 variables, and checks in every cycle:
 
@@ -42,9 +42,9 @@ from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import (Assert, Assume, Cat, Const, Elaboratable, Fragment, Module, ResetSignal,
                           Signal, Value)
 
-from rtl.ports import PORTS, Port
-from rtl.route import INDEX_MAX, Route
-from rtl.router import Router
+from wafer_engine.rtl.ports import PORTS, Port
+from wafer_engine.rtl.route import INDEX_MAX, Route
+from wafer_engine.rtl.router import Router
 
 __all__ = ["OPEN_ROUTES", "FILTERED_ROUTES", "MUTANTS", "TAG_BITS", "HiExclusiveRouter",
            "RouterProps"]

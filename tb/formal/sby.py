@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.back import rtlil
+from wafer_engine.sw.paths import BUILD_DIR
 
 __all__ = ["FORMAL_DIR", "SbyResult", "run_sby"]
 
 #: Where harnesses, .sby files and sby work directories go (ignored by git).
-FORMAL_DIR = Path(__file__).resolve().parent.parent.parent / "build" / "formal"
+FORMAL_DIR = BUILD_DIR / "formal"
 
 # Flattening lets Yosys fold the route table (its write port is tied off in the harness) into
 # constants, and mapping the small FIFO memories to flip-flops spares the solver array theory;

@@ -1,6 +1,6 @@
 """Floating-point test vectors: directed corner patterns and random operands biased toward them.
 
-Shared by the cocotb module (:mod:`tb.fp.test_fp`) and the numpy model tests. Uniform random
+Shared by the cocotb module (:mod:`wafer_engine.tb.fp.test_fp`) and the numpy model tests. Uniform random
 bit patterns almost never produce ties, cancellations, overflows or subnormals, so each
 generator mixes uniform bits with classes built to hit those cases; every generator takes a
 ``numpy.random.Generator`` and a count and returns ``uint16``/``uint32`` arrays.

@@ -1,8 +1,8 @@
-"""cocotb tests of the fp units (:class:`rtl.fp.bench_top.FpBench`) against the golden model.
+"""cocotb tests of the fp units (:class:`wafer_engine.rtl.harness.fp_bench.FpBench`) against the golden model.
 
 Every cycle drives one operand set into all four units at once (multiplier, adder, converter,
 ReLU) and collects what each unit emits; at the end every result is compared bit for bit with
-:mod:`fabric.fp_model`, and every result's latency is checked against the unit's ``latency``.
+:mod:`wafer_engine.fabric.model.fp_model`, and every result's latency is checked against the unit's ``latency``.
 Parameters arrive in WAFER_TB_PARAMS (see tests/test_fp_sim.py): ``seed``, ``vectors`` (random
 operations per unit), ``stall_rate`` (probability that ``en`` is low in a cycle) and
 ``idle_rate`` (probability that ``valid`` is low in an enabled cycle).
@@ -17,10 +17,10 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from fabric.fp_model import fp16_mul, fp32_add, fp32_relu, fp32_to_fp16
-from rtl.fp.bench_top import FpBench, Operands, Results, Valids
+from wafer_engine.fabric.model.fp_model import fp16_mul, fp32_add, fp32_relu, fp32_to_fp16
+from wafer_engine.rtl.harness.fp_bench import FpBench, Operands, Results, Valids
 
-from . import (FP16_CORNERS, FP32_CORNERS, add_operands, corner_pairs, fp16_operands,
+from wafer_engine.tb.fp import (FP16_CORNERS, FP32_CORNERS, add_operands, corner_pairs, fp16_operands,
                to16_operands)
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))

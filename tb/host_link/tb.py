@@ -1,15 +1,15 @@
 """Host link testbench: drives bytes into ``rx`` and wavelets out of the "array" (the edge
 output links), answers the counter read port, takes configuration words, edge inputs and ``tx``
 bytes with random backpressure, and checks the core against
-:class:`fabric.host_protocol.HostLinkModel`."""
+:class:`wafer_engine.fabric.model.host_protocol.HostLinkModel`."""
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from fabric.host_protocol import CounterValue, HostLinkModel, ReplyDecoder
-from fabric.wavelet import Wavelet
-from tb.link import LinkPort
+from wafer_engine.fabric.model.host_protocol import CounterValue, HostLinkModel, ReplyDecoder
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.sw.sim.link import LinkPort
 
 __all__ = ["HostLinkTB", "counter_value"]
 

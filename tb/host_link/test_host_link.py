@@ -1,4 +1,4 @@
-"""cocotb tests of the host link core (:class:`rtl.host_link.HostLink`) against the protocol
+"""cocotb tests of the host link core (:class:`wafer_engine.rtl.host_link.HostLink`) against the protocol
 model, under random backpressure on every output."""
 
 import json
@@ -7,13 +7,13 @@ import random
 
 import cocotb
 
-from fabric.host_protocol import (FLUSH, RESET, SYNC, CounterValue, Output, Reply,
+from wafer_engine.fabric.model.host_protocol import (FLUSH, RESET, SYNC, CounterValue, Output, Reply,
                                   config_frame, counter_frame, wavelet_frame)
-from fabric.wavelet import Wavelet
-from rtl.host_link import RESET_CYCLES, FrameType
-from rtl.pe import COUNTERS
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.rtl.host_link import RESET_CYCLES, FrameType
+from wafer_engine.rtl.pe import COUNTERS
 
-from .tb import HostLinkTB
+from wafer_engine.tb.host_link.tb import HostLinkTB
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 EDGES = PARAMS.get("edges", 4)

@@ -1,2 +1,2 @@
-"""cocotb testbench of the processing element (:class:`rtl.pe.Pe`), its workloads and
+"""cocotb testbench of the processing element (:class:`wafer_engine.rtl.pe.Pe`), its workloads and
 benchmarks."""

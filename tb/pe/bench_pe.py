@@ -1,9 +1,9 @@
 """cocotb benchmarks of the PE: weight sparsity (streamed MAC) and activation sparsity (AXPY).
 
-Run through ``python -m tb.pe.bench``, which formats docs/results.md; each test adds its rows
+Run through ``python -m wafer_engine.tb.bench.pe``, which formats docs/results.md; each test adds its rows
 to the JSON file named in ``WAFER_TB_PARAMS["results"]``.
 
-Programs and memories are loaded in lockstep with the model (:class:`tb.pe.tb.PeTB`), but the
+Programs and memories are loaded in lockstep with the model (:class:`wafer_engine.tb.pe.tb.PeTB`), but the
 measured runs drive the RTL's pins alone: cycle counts come from the RTL's ``i.ready`` and
 ``idle``, and issue counts from its counter ports. Before each run a fresh golden model
 predicts the cycle count from the same program and stream; the prediction is recorded, not
@@ -19,13 +19,13 @@ import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from fabric.pe_model import InOrderSender, PeModel, simulate_pe
-from fabric.pe_task import PeProgram, Task
-from fabric.wavelet import Wavelet
+from wafer_engine.fabric.model.pe_model import InOrderSender, PeModel, simulate_pe
+from wafer_engine.fabric.program.pe_task import PeProgram, Task
+from wafer_engine.fabric.model.wavelet import Wavelet
 
-from ..results import record
-from .tb import PeTB
-from .workloads import random_fp16
+from wafer_engine.tb.bench.results import record
+from wafer_engine.tb.pe.tb import PeTB
+from wafer_engine.tb.pe.workloads import random_fp16
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 PE = {k: PARAMS[k] for k in ("colors", "mem_words", "acc_words", "max_len", "in_depth",
@@ -62,7 +62,7 @@ async def rtl_run(tb, wavelets):
     """Send ``wavelets`` back to back into the RTL alone (output always ready) and clock until
     all are taken and ``idle`` is 1. Returns ``(cycles, counter deltas)``: cycle 0 offers the
     first wavelet, ``cycles`` is the first cycle with nothing left and the PE idle (as
-    :func:`fabric.pe_model.simulate_pe` counts)."""
+    :func:`wafer_engine.fabric.model.pe_model.simulate_pe` counts)."""
     dut = tb.dut
     sender = InOrderSender(wavelets)
     before, n = None, 0

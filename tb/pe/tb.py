@@ -7,9 +7,9 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from fabric.pe_model import InOrderSender, PeModel
-from fabric.wavelet import Wavelet
-from rtl.pe.ports import COUNTERS, Target
+from wafer_engine.fabric.model.pe_model import InOrderSender, PeModel
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.rtl.pe.ports import COUNTERS, Target
 
 __all__ = ["PeTB", "RunResult"]
 
@@ -114,7 +114,7 @@ class PeTB:
             await self.cycle(out_ready=self.all_colors, cfg=write)
 
     async def load(self, program):
-        """Load a :class:`fabric.pe_task.PeProgram` (tasks and memory images)."""
+        """Load a :class:`wafer_engine.fabric.program.pe_task.PeProgram` (tasks and memory images)."""
         await self.configure(program.config_writes())
 
     async def peek(self, target, addrs):
@@ -154,7 +154,7 @@ class PeTB:
     async def run(self, wavelets, backpressure=None, max_cycles=1_000_000):
         """Send ``wavelets`` in order and clock until RTL and model are idle again.
 
-        ``backpressure``: a :class:`fabric.traffic.Backpressure` with ``ports=2`` (port 0
+        ``backpressure``: a :class:`wafer_engine.fabric.model.traffic.Backpressure` with ``ports=2`` (port 0
         pauses the input, port 1 masks the output's ready), or ``None`` for back-to-back input
         and an always-ready output. Returns a :class:`RunResult`.
         """

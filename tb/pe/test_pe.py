@@ -1,6 +1,6 @@
 """cocotb tests of the PE; parameters arrive in WAFER_TB_PARAMS (see tests/test_pe_sim.py).
 
-Every test runs the RTL in lockstep with the cycle-exact model (:class:`tb.pe.tb.PeTB`), so
+Every test runs the RTL in lockstep with the cycle-exact model (:class:`wafer_engine.tb.pe.tb.PeTB`), so
 every cycle's input ready mask, idle flag and output transfer is compared. Directed tests
 also check results against values worked out independently of the model (small integers,
 whose products and sums are exact in fp32), and timing against the documented cycle costs.
@@ -13,15 +13,15 @@ from pathlib import Path
 import cocotb
 import numpy as np
 
-from fabric.pe_model import PeModel, simulate_pe
-from fabric.pe_task import PeProgram, Task
-from fabric.traffic import Backpressure
-from fabric.wavelet import Wavelet
-from rtl.pe.ports import Target
-from rtl.pe.task import Command, Op, TaskEntry
+from wafer_engine.fabric.model.pe_model import PeModel, simulate_pe
+from wafer_engine.fabric.program.pe_task import PeProgram, Task
+from wafer_engine.fabric.model.traffic import Backpressure
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.rtl.pe.ports import Target
+from wafer_engine.rtl.pe.task import Command, Op, TaskEntry
 
-from .tb import PeTB
-from .workloads import axpy_problem, mac_problem, random_fp16, small_ints
+from wafer_engine.tb.pe.tb import PeTB
+from wafer_engine.tb.pe.workloads import axpy_problem, mac_problem, random_fp16, small_ints
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 PE = {k: PARAMS[k] for k in ("colors", "mem_words", "acc_words", "max_len", "in_depth",

@@ -5,8 +5,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fabric.pe_task import PeProgram, Task
-from fabric.wavelet import Wavelet
+from wafer_engine.fabric.program.pe_task import PeProgram, Task
+from wafer_engine.fabric.model.wavelet import Wavelet
 
 __all__ = ["random_fp16", "sparse_fp16", "Problem", "axpy_problem", "mac_problem",
            "small_ints"]

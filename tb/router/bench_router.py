@@ -1,6 +1,6 @@
 """cocotb benchmarks of the router RTL; results go to the JSON file named in the parameters.
 
-Run through ``python -m tb.router.bench`` (``make bench``), which formats docs/results.md.
+Run through ``python -m wafer_engine.tb.bench.router`` (``make bench``), which formats docs/results.md.
 """
 
 import json
@@ -8,14 +8,14 @@ import os
 
 import cocotb
 
-from fabric.traffic import Backpressure
-from fabric.wavelet import Wavelet
-from rtl.ports import PORTS, Port
-from rtl.route import Route
+from wafer_engine.fabric.model.traffic import Backpressure
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.rtl.ports import PORTS, Port
+from wafer_engine.rtl.route import Route
 
-from ..results import record
-from .scenarios import all_paths
-from .tb import RouterTB
+from wafer_engine.tb.bench.results import record
+from wafer_engine.tb.router.scenarios import all_paths
+from wafer_engine.tb.router.tb import RouterTB
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 COLORS, DEPTH = PARAMS["colors"], PARAMS["depth"]

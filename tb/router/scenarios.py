@@ -1,8 +1,8 @@
 """Route tables and wavelet streams for router tests and benchmarks (plain Python, seeded)."""
 
-from fabric.wavelet import Wavelet
-from rtl.ports import PORTS, Port
-from rtl.route import Route
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.rtl.ports import PORTS, Port
+from wafer_engine.rtl.route import Route
 
 __all__ = ["all_paths", "random_routes", "random_streams", "UniquePayloads"]
 

@@ -6,12 +6,12 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from fabric.router_model import RouterModel
-from fabric.traffic import LinkSender
-from fabric.wavelet import Wavelet
-from rtl.ports import PORTS
+from wafer_engine.fabric.model.router_model import RouterModel
+from wafer_engine.fabric.model.traffic import LinkSender
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.rtl.ports import PORTS
 
-from ..link import LinkPort
+from wafer_engine.sw.sim.link import LinkPort
 
 __all__ = ["RouterTB", "RunResult"]
 

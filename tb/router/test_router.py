@@ -6,14 +6,14 @@ import random
 
 import cocotb
 
-from fabric.router_model import route_streams
-from fabric.traffic import Backpressure, LinkSender
-from fabric.wavelet import Wavelet
-from rtl.ports import PORTS, Port
-from rtl.route import Route
+from wafer_engine.fabric.model.router_model import route_streams
+from wafer_engine.fabric.model.traffic import Backpressure, LinkSender
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.rtl.ports import PORTS, Port
+from wafer_engine.rtl.route import Route
 
-from .scenarios import UniquePayloads, all_paths, random_routes, random_streams
-from .tb import RouterTB
+from wafer_engine.tb.router.scenarios import UniquePayloads, all_paths, random_routes, random_streams
+from wafer_engine.tb.router.tb import RouterTB
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 COLORS = PARAMS.get("colors", 4)

@@ -10,10 +10,10 @@ import random
 
 import cocotb
 
-from fabric.traffic import Backpressure
+from wafer_engine.fabric.model.traffic import Backpressure
 
-from .scenarios import random_routes, random_streams
-from .tb import RouterTB
+from wafer_engine.tb.router.scenarios import random_routes, random_streams
+from wafer_engine.tb.router.tb import RouterTB
 
 
 def traffic(colors, seed, wavelets):

@@ -1,4 +1,4 @@
-"""cocotb tests of the UART: the receiver against line levels from :mod:`fabric.uart_model`,
+"""cocotb tests of the UART: the receiver against line levels from :mod:`wafer_engine.fabric.model.uart_model`,
 the transmitter's line compared cycle by cycle with the model's waveform."""
 
 import json
@@ -9,7 +9,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from fabric.uart_model import character_bits, decode_line, tx_waveform
+from wafer_engine.fabric.model.uart_model import character_bits, decode_line, tx_waveform
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 DIVISOR = PARAMS.get("divisor", 4)

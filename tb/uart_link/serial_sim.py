@@ -1,10 +1,10 @@
 """A simulated serial port on the board top's ``rx``/``tx`` pins, for the FPGA backend.
 
-:class:`SimSerial` has the transport interface :func:`sw.fpga_backend.run_fpga` expects
+:class:`SimSerial` has the transport interface :func:`wafer_engine.sw.hostlink.fpga_backend.run_fpga` expects
 (``write(data)``, ``read(n)``), callable from a thread started with ``cocotb.task.bridge``.
 One coroutine drives ``rx`` with the line levels of the written bytes
-(:func:`fabric.uart_model.tx_waveform`) and decodes ``tx`` with
-:class:`fabric.uart_model.UartDecoder`, both once per clock cycle at the falling edge.
+(:func:`wafer_engine.fabric.model.uart_model.tx_waveform`) and decodes ``tx`` with
+:class:`wafer_engine.fabric.model.uart_model.UartDecoder`, both once per clock cycle at the falling edge.
 """
 
 from collections import deque
@@ -13,7 +13,7 @@ import cocotb
 from cocotb.task import resume
 from cocotb.triggers import FallingEdge
 
-from fabric.uart_model import UartDecoder, character_bits
+from wafer_engine.fabric.model.uart_model import UartDecoder, character_bits
 
 __all__ = ["SimSerial"]
 

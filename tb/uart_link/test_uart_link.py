@@ -1,9 +1,9 @@
-"""cocotb test of the board top without clock and pins (:class:`rtl.board.link_top.LinkTop`):
-workloads run through :func:`sw.backends.run_workload(work, "fpga", link)` over a bit-level
+"""cocotb test of the board top without clock and pins (:class:`wafer_engine.rtl.board.link_top.LinkTop`):
+workloads run through :func:`wafer_engine.sw.backends.run.run_workload(work, "fpga", link)` over a bit-level
 serial line must give the golden backend's outputs and work counters.
 
 Parameters (WAFER_TB_PARAMS): ``divisor``, ``workloads`` (pickle of a list of
-:class:`fabric.workloads.Workload`), ``result`` (where to pickle what happened), ``cli_dir``
+:class:`wafer_engine.fabric.workloads.Workload`), ``result`` (where to pickle what happened), ``cli_dir``
 (a folder with ``a.npy`` and ``x.npy`` for ``wafer gemv``) and ``cli_array`` (its array and
 PE flags, those of the simulated top).
 """
@@ -20,11 +20,11 @@ from cocotb.clock import Clock
 from cocotb.task import bridge
 from cocotb.triggers import RisingEdge
 
-from sw import fpga_backend
-from sw.backends import run_workload
-from sw.cli import main
+from wafer_engine.sw.hostlink import fpga_backend
+from wafer_engine.sw.backends.run import run_workload
+from wafer_engine.sw.cli.main import main
 
-from .serial_sim import SimSerial
+from wafer_engine.tb.uart_link.serial_sim import SimSerial
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 

@@ -1,0 +1,1 @@
+"""The fabric in software: bit- and cycle-exact models of every block, and fast functional models."""

@@ -1,0 +1,394 @@
+"""Golden model of :class:`wafer_engine.rtl.pe.Pe`: bit-exact results and a cycle-exact timing model.
+
+Values: each wavelet is executed as a whole, in arrival order, with :mod:`wafer_engine.fabric.model.fp_model`
+(the RTL's issue stalls make its pipelined execution equal to that sequential semantics).
+Timing: :class:`PeModel` mirrors the RTL's control registers (input FIFO, decoded job D,
+sequencer J, the ten pipeline stages, output FIFO) so that, driven with the same stimulus,
+it accepts and emits the same wavelets in the same cycles; the values it emits come from
+the sequential execution done when a wavelet is decoded.
+"""
+
+from collections import deque
+from typing import NamedTuple
+
+import numpy as np
+
+from wafer_engine.rtl.pe.params import check_pe_params
+from wafer_engine.rtl.pe.pe import PIPELINE
+from wafer_engine.rtl.pe.ports import COUNTERS, Target
+from wafer_engine.rtl.pe.task import Command, Op, TaskEntry
+
+from wafer_engine.fabric.model.fp_model import fp16_mul, fp32_add, fp32_relu, fp32_to_fp16
+from wafer_engine.fabric.model.wavelet import Wavelet
+
+__all__ = ["PeModel", "Decoded", "simulate_pe", "InOrderSender"]
+
+_FIELDS = {name: (f.offset, (1 << f.width) - 1) for name, f in TaskEntry.as_shape()}
+_STAGES = PIPELINE["push"]
+_HAZARD = PIPELINE["acc_write"] - PIPELINE["acc_read"] - 1
+#: A GRAD element issues every Fp32Add.latency cycles (x read, w read + multiply, 2 waits).
+_GRAD_PERIOD = PIPELINE["acc_write"] - PIPELINE["add_in"]
+
+
+class Decoded:
+    """What the decoder makes of a wavelet (names as in :class:`wafer_engine.rtl.pe.job.Decoded`)."""
+    JOB = "job"
+    SKIP = "skip"
+    NO_TASK = "no_task"
+    ERROR = "error"
+
+
+class _Task(NamedTuple):
+    """A task table row unpacked into integers (``op`` stays a code: 6 and 7 are possible)."""
+    mem_a: int
+    mem_b: int
+    acc: int
+    index_base: int
+    op: int
+    zero_skip: int
+    relu: int
+    sparse_out: int
+    out_color: int
+    jbits: int
+    len: int
+
+    @classmethod
+    def unpack(cls, bits):
+        return cls(**{name: (bits >> off) & mask for name, (off, mask) in _FIELDS.items()})
+
+
+class _Record(NamedTuple):
+    """What an issued element still does in the pipeline: the accumulator it writes at S8
+    (or ``None``) and the wavelet it pushes at S10 (or ``None``, also for a dropped zero)."""
+    writes: object
+    emit: object
+
+
+class _Slot(NamedTuple):
+    """One issue slot of a job: the accumulator it reads at S3 (``None``: no read, so never a
+    hazard), its pipeline record (``None``: nothing enters the pipeline), and whether it is a
+    multiply-accumulate issue."""
+    reads: object
+    record: object
+    fmac: bool
+
+
+_GAP = _Slot(None, None, False)
+
+
+class PeModel:
+    """The PE, bit-exact and cycle-exact. Parameters as for :class:`wafer_engine.rtl.pe.Pe`.
+
+    Use :meth:`configure` / :meth:`peek` for the cfg and peek ports, then either
+    :meth:`process` (functional: run one wavelet to completion, no timing) or, once per clock
+    cycle, :meth:`ready` followed by :meth:`step` (cycle-exact). Do not mix the two while a
+    wavelet is in flight.
+
+    State: ``mem`` (uint16 array), ``acc`` (uint32 array), ``counters`` (dict, names as the
+    RTL's counter ports), ``no_task_seen``, ``reduce_k`` (per-color REDUCE counters).
+    """
+
+    def __init__(self, *, colors=4, mem_words=4096, acc_words=1024, max_len=64, in_depth=4,
+                 out_depth=4):
+        self.params = p = check_pe_params(colors=colors, mem_words=mem_words,
+                                          acc_words=acc_words, max_len=max_len,
+                                          in_depth=in_depth, out_depth=out_depth)
+        self.entries = [0] * p.colors
+        self._tasks = [_Task.unpack(0)] * p.colors
+        self.reduce_k = [0] * p.colors
+        self.mem = np.zeros(p.mem_words, dtype=np.uint16)
+        self.acc = np.zeros(p.acc_words, dtype=np.uint32)
+        self.counters = dict.fromkeys(COUNTERS, 0)
+        self.no_task_seen = False
+        # Timing state, register for register as in the RTL.
+        self.in_fifo = deque()
+        self.d = None           # decoded job: a list of slots
+        self.j = None           # job being issued
+        self.j_pos = 0
+        self.pipe = [None] * _STAGES    # pipe[s - 1]: record in stage Ss
+        self.out_fifo = deque()
+
+    # -- ports ------------------------------------------------------------------------------
+
+    def configure(self, target, addr, data):
+        """A cfg write (applied at once; the RTL applies it at the next clock edge)."""
+        p = self.params
+        target = Target(target)
+        if target == Target.TASK and addr < 2 * p.colors:
+            color, word = addr >> 1, addr & 1
+            keep = ~(((1 << 64) - 1) << (64 * word))
+            entry = (self.entries[color] & keep) | ((data & ((1 << 64) - 1)) << (64 * word))
+            self.entries[color] = entry & ((1 << TaskEntry.as_shape().size) - 1)
+            self._tasks[color] = _Task.unpack(self.entries[color])
+            self.reduce_k[color] = 0
+        elif target == Target.MEM and addr < p.mem_words:
+            self.mem[addr] = data & 0xFFFF
+        elif target == Target.ACC and addr < p.acc_words:
+            self.acc[addr] = data & 0xFFFFFFFF
+
+    def peek(self, target, addr):
+        """What the peek port returns for ``(target, addr)`` (0 outside the target)."""
+        p = self.params
+        target = Target(target)
+        if target == Target.TASK and addr < 2 * p.colors:
+            return (self.entries[addr >> 1] >> (64 * (addr & 1))) & ((1 << 64) - 1)
+        if target == Target.MEM and addr < p.mem_words:
+            return int(self.mem[addr])
+        if target == Target.ACC and addr < p.acc_words:
+            return int(self.acc[addr])
+        if target == Target.STATE and addr < p.colors:
+            return self.reduce_k[addr]
+        return 0
+
+    def ready(self):
+        """The input link's ready mask this cycle: every color while the input FIFO has room."""
+        return (1 << self.params.colors) - 1 if len(self.in_fifo) < self.params.in_depth else 0
+
+    @property
+    def busy(self):
+        """Something is queued or in flight (the RTL's ``~idle``)."""
+        return bool(self.in_fifo or self.d is not None or self.j is not None
+                    or any(r is not None for r in self.pipe) or self.out_fifo)
+
+    # -- functional -------------------------------------------------------------------------
+
+    def decode(self, w):
+        """Classify wavelet ``w`` without side effects: a :class:`Decoded` value. The order of
+        the checks is the RTL decoder's: no task, then errors, then zero skip."""
+        t = self._tasks[w.color]
+        if t.op == Op.NONE.value:
+            return Decoded.NO_TASK
+        if not self._ok(w, t):
+            return Decoded.ERROR
+        if (not w.control and t.zero_skip and t.op in (Op.AXPY.value, Op.MAC.value)
+                and w.value & 0x7FFF == 0):
+            return Decoded.SKIP
+        return Decoded.JOB
+
+    def _geometry(self, w, t):
+        """Resolved addresses, exactly as the RTL's decoder computes them (no wrapping)."""
+        idx = w.index
+        i, j = idx >> t.jbits, idx & ((1 << t.jbits) - 1)
+        n = t.len & ((1 << self.params.max_len.bit_length()) - 1)
+        row = idx if t.op == Op.AXPY.value else j
+        return {
+            "i": i, "j": j, "n": n,
+            "mem_a": t.mem_a + row * n,
+            "mem_b": t.mem_b + i * n,
+            "acc": t.acc + (i * n if t.op == Op.MAC.value else 0),
+        }
+
+    def _ok(self, w, t):
+        """The decoder's range, length, op, command and color checks."""
+        p = self.params
+        g = self._geometry(w, t)
+        n = g["n"]
+        len_ok = 1 <= t.len <= p.max_len
+        color_ok = t.out_color < p.colors
+        if w.control:
+            cmd = w.payload & 0xF
+            drain = cmd in (Command.DRAIN.value, Command.DRAIN_CLEAR.value)
+            clear = cmd in (Command.CLEAR.value, Command.DRAIN_CLEAR.value)
+            return (len_ok and (drain or clear) and t.acc + n <= p.acc_words
+                    and (color_ok or not drain))
+        op = t.op
+        mem_a_ok = g["mem_a"] + n <= p.mem_words
+        if op == Op.STORE.value:
+            return t.mem_a + w.index < p.mem_words
+        if op in (Op.AXPY.value, Op.MAC.value):
+            return len_ok and mem_a_ok and g["acc"] + n <= p.acc_words
+        if op == Op.REDUCE.value:
+            return len_ok and g["acc"] + n <= p.acc_words and color_ok
+        if op == Op.GRAD.value:
+            return len_ok and mem_a_ok and g["mem_b"] + n <= p.mem_words and color_ok
+        return False
+
+    def _output(self, t, s, index, sparse):
+        """The output stage: the wavelet for result ``s`` (fp32 bits), or ``None`` for a
+        sparse zero."""
+        if not sparse:
+            return Wavelet(t.out_color, int(s))
+        r = fp32_relu(s) if t.relu else s
+        h = int(fp32_to_fp16(r))
+        if h & 0x7FFF == 0:
+            return None
+        return Wavelet.half(t.out_color, h, index & 0xFFFF)
+
+    def _execute(self, w):
+        """Decode and run ``w``: updates counters (decode-time ones) and state; returns the job
+        as a list of issue slots, or ``None`` if the wavelet was dropped."""
+        t = self._tasks[w.color]
+        kind = self.decode(w)
+        if kind != Decoded.JOB:
+            self.counters[{Decoded.SKIP: "zeros_skipped", Decoded.NO_TASK: "no_task",
+                           Decoded.ERROR: "errors"}[kind]] += 1
+            self.no_task_seen |= kind == Decoded.NO_TASK
+            return None
+        g = self._geometry(w, t)
+        n = g["n"]
+        if w.control:
+            return self._control(w, t, n)
+        op = Op(t.op)
+        if op == Op.STORE:
+            self.mem[t.mem_a + w.index] = w.value
+            return [_GAP]
+        if op in (Op.AXPY, Op.MAC):
+            a, m = g["acc"], g["mem_a"]
+            product = fp16_mul(np.full(n, w.value, dtype=np.uint16), self.mem[m:m + n])
+            self.acc[a:a + n] = fp32_add(product, self.acc[a:a + n])
+            return [_Slot(a + k, _Record(a + k, None), True) for k in range(n)]
+        if op == Op.REDUCE:
+            k = self.reduce_k[w.color]
+            s = fp32_add(np.uint32(w.payload), self.acc[t.acc + k])
+            self.reduce_k[w.color] = 0 if k + 1 >= t.len else k + 1
+            emit = self._output(t, s, t.index_base + k, t.sparse_out)
+            return [_Slot(t.acc + k, _Record(None, emit), False)]
+        # GRAD: products in parallel, sums strictly in b order, starting from +0.
+        x = self.mem[g["mem_b"]:g["mem_b"] + n]
+        products = fp16_mul(x, self.mem[g["mem_a"]:g["mem_a"] + n])
+        s = np.uint32(0)
+        for b in range(n):
+            s = fp32_add(products[b], s)
+        emit = self._output(t, s, 0, sparse=False)
+        slots = []
+        for b in range(n):
+            last = b == n - 1
+            slots.append(_Slot(None, _Record(None, None), False))             # read x
+            slots.append(_Slot(None, _Record(None, emit if last else None), True))  # w, FMAC
+            if not last:
+                slots += [_GAP] * (_GRAD_PERIOD - 2)
+        return slots
+
+    def _control(self, w, t, n):
+        cmd = w.payload & 0xF
+        drain = cmd in (Command.DRAIN.value, Command.DRAIN_CLEAR.value)
+        clear = cmd in (Command.CLEAR.value, Command.DRAIN_CLEAR.value)
+        a = t.acc
+        values = self.acc[a:a + n].copy()
+        slots = []
+        for k in range(n):
+            emit = self._output(t, values[k], t.index_base + k, t.sparse_out) if drain else None
+            slots.append(_Slot(a + k if drain else None,
+                               _Record(a + k if clear else None, emit), False))
+        if clear:
+            self.acc[a:a + n] = 0
+            self.reduce_k[w.color] = 0
+        return slots
+
+    def process(self, w):
+        """Functional: run wavelet ``w`` to completion; returns the wavelets it emits.
+
+        Counts everything the RTL counts except ``busy_cycles``, ``idle_cycles``,
+        ``wavelets_in`` and ``wavelets_out`` (timing and link events).
+        """
+        slots = self._execute(w) or []
+        self.counters["fmac_issues"] += sum(s.fmac for s in slots)
+        return [s.record.emit for s in slots if s.record is not None and s.record.emit]
+
+    # -- cycle-exact ------------------------------------------------------------------------
+
+    def step(self, offered=None, out_ready=0, cfg=None):
+        """One clock cycle. ``offered``: the wavelet on the input link (or ``None``);
+        ``out_ready``: the output link's ready mask; ``cfg``: ``(target, addr, data)`` or
+        ``None``. Call :meth:`ready` first if the sender needs it. Returns the wavelet
+        transferred on the output link this cycle, or ``None``.
+        """
+        p, c = self.params, self.counters
+        ready = self.ready()
+        busy = self.busy
+        c["busy_cycles" if busy else "idle_cycles"] += 1
+        out = self.out_fifo[0] if self.out_fifo else None
+        if out is not None and not (out_ready >> out.color) & 1:
+            out = None
+        s10 = self.pipe[-1]
+        push = s10 is not None and s10.emit is not None
+        en = not (push and len(self.out_fifo) == p.out_depth)
+        if en:
+            issued, j_load = None, self.j is None
+            if self.j is not None:
+                slot = self.j[self.j_pos]
+                hazard = slot.reads is not None and any(
+                    r is not None and r.writes == slot.reads for r in self.pipe[:_HAZARD])
+                if not hazard:
+                    issued = slot.record
+                    c["fmac_issues"] += slot.fmac
+                    self.j_pos += 1
+                    j_load = self.j_pos == len(self.j)
+            new_d = None
+            if self.in_fifo:
+                head = self.in_fifo[0]
+                job = self.decode(head) == Decoded.JOB
+                if not job or self.d is None or j_load:
+                    self.in_fifo.popleft()
+                    new_d = self._execute(head)
+            # The clock edge.
+            if push:
+                self.out_fifo.append(s10.emit)
+            self.pipe = [issued] + self.pipe[:-1]
+            if j_load:
+                self.j, self.j_pos = self.d, 0
+                self.d = None
+            if new_d is not None:
+                self.d = new_d
+        if out is not None:
+            self.out_fifo.popleft()
+            c["wavelets_out"] += 1
+        if offered is not None and (ready >> offered.color) & 1:
+            self.in_fifo.append(offered)
+            c["wavelets_in"] += 1
+        if cfg is not None:
+            self.configure(*cfg)
+        return out
+
+
+class InOrderSender:
+    """The upstream side of the PE's input link: one queue, in order, with optional pauses.
+
+    The PE's ready mask is all colors or none, so the arrival order is the queue order.
+    """
+
+    def __init__(self, wavelets=()):
+        self.queue = deque(wavelets)
+        self._offered = None
+
+    @property
+    def pending(self):
+        return len(self.queue)
+
+    def offer(self, paused=False):
+        """The wavelet to drive this cycle, or ``None``."""
+        self._offered = None if paused or not self.queue else self.queue[0]
+        return self._offered
+
+    def commit(self, ready_mask):
+        """End of cycle: pop the offered wavelet if it transferred; returns it or ``None``."""
+        w = self._offered
+        if w is None or not (ready_mask >> w.color) & 1:
+            return None
+        self.queue.popleft()
+        return w
+
+
+def simulate_pe(model, wavelets, backpressure=None, max_cycles=10_000_000):
+    """Run ``wavelets`` through ``model`` cycle by cycle until it is idle again.
+
+    ``backpressure`` is a :class:`wafer_engine.fabric.model.traffic.Backpressure` with ``ports=2``: port 0 pauses
+    the input, port 1 gives the output ready mask; ``None`` means back-to-back input and an
+    always-ready output. Returns ``(cycles, emitted)`` with ``emitted`` a list of
+    ``(cycle, Wavelet)``.
+    """
+    sender = InOrderSender(wavelets)
+    all_ready = (1 << model.params.colors) - 1
+    emitted, cycle = [], 0
+    while sender.pending or model.busy:
+        if cycle >= max_cycles:
+            raise RuntimeError(f"PE did not finish within {max_cycles} cycles")
+        ready = model.ready()
+        paused = backpressure.pause(cycle, 0) if backpressure else False
+        out_ready = backpressure.ready(cycle, 1) if backpressure else all_ready
+        out = model.step(sender.offer(paused), out_ready)
+        sender.commit(ready)
+        if out is not None:
+            emitted.append((cycle, out))
+        cycle += 1
+    return cycle, emitted

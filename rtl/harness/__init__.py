@@ -1,0 +1,1 @@
+"""Test harness tops: units wrapped with the ports their testbenches drive."""

@@ -1,0 +1,1 @@
+"""The ``wafer`` command line."""

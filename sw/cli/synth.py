@@ -1,0 +1,107 @@
+"""``wafer synth``: an array through Yosys and nextpnr on an FPGA, or a board's bitstream."""
+
+import json
+
+__all__ = ["add_command", "run"]
+
+_UNITS = [("luts", "logic cells (LUT4 + carry)"), ("ffs", "flip-flops"), ("dsps", "DSPs"),
+          ("brams", "block RAMs")]
+
+
+def add_command(subparsers):
+    """Add the ``synth`` subcommand to ``subparsers``."""
+    from wafer_engine.sw.flows.board_build import BOARDS
+    from wafer_engine.sw.flows.fpga_targets import TARGETS
+
+    p = subparsers.add_parser(
+        "synth", help="synthesise and place an array on an FPGA, or build a board's bitstream",
+        description="Synthesis (Yosys) and place-and-route (nextpnr) with the YoWASP tools. "
+                    "--target places the bare array (out of context on ECP5, through a "
+                    "pin-limited wrapper on iCE40) and reports its resources and Fmax; "
+                    "--board builds the array with its UART host link into a bitstream.")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--target", help=f"device: {', '.join(TARGETS)} (default ecp5-85k)")
+    where.add_argument("--board", help=f"board: {', '.join(BOARDS)}")
+    p.add_argument("--rows", type=int, help="array rows (default 1; for --board the board's)")
+    p.add_argument("--cols", type=int,
+                   help="array columns (default 1; for --board the board's)")
+    p.add_argument("--colors", type=int,
+                   help="colors, 1..24 (default 4; for --board the board's default)")
+    p.add_argument("--mem-words", type=int,
+                   help="PE memory in 16-bit words (default 4096; for --board the board's)")
+    p.add_argument("--acc-words", type=int,
+                   help="PE accumulators (default 1024; for --board the board's)")
+    p.add_argument("--max-len", type=int,
+                   help="PE's longest vector (default 64; for --board the board's)")
+    p.add_argument("--freq", type=float,
+                   help="timing goal in MHz (default 100 on ECP5, 50 on iCE40; boards: "
+                        "their oscillator)")
+    p.add_argument("--baud", type=int,
+                   help="--board: the host link's UART rate in bits/s (default 115200)")
+    p.add_argument("--seed", type=int,
+                   help="--board: nextpnr's placement seed (default 2, see docs/fpga.md)")
+    p.add_argument("-o", "--output", help="build folder (default build/fpga/<design>)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run)
+
+
+def _given(value, default):
+    return default if value is None else value
+
+
+def _pe_params(args, defaults):
+    params = dict(defaults)
+    for name in ("colors", "mem_words", "acc_words", "max_len"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    return params
+
+
+def run(args):
+    """Run ``wafer synth`` for parsed ``args``; raises ``ValueError`` for bad input."""
+    if args.board is not None:
+        from wafer_engine.sw.flows.board_build import board
+
+        result = _build_board(board(args.board), args)
+    else:
+        from wafer_engine.sw.flows.fpga_build import build_array
+        from wafer_engine.sw.flows.fpga_targets import target
+
+        if args.baud is not None:
+            raise ValueError("--baud is for --board builds (a bare array has no UART)")
+        if args.seed is not None:
+            raise ValueError("--seed is for --board builds")
+
+        tgt = target(args.target or "ecp5-85k")
+        params = _pe_params(args, {"colors": 4, "mem_words": 4096, "acc_words": 1024})
+        result = build_array(_given(args.rows, 1), _given(args.cols, 1), tgt.name, args.output,
+                             freq_mhz=args.freq, **params)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        _print(result)
+
+
+def _build_board(spec, args):
+    from wafer_engine.sw.flows.board_build import BOARD_SEED, build_board
+
+    params = _pe_params(args, spec.pe)
+    return build_board(spec.name, rows=_given(args.rows, spec.rows),
+                       cols=_given(args.cols, spec.cols), baud=_given(args.baud, 115200),
+                       seed=_given(args.seed, BOARD_SEED), out_dir=args.output, **params)
+
+
+def _print(r):
+    from wafer_engine.sw.flows.fpga_targets import TARGETS
+
+    cap = TARGETS[r["target"]].capacity
+    what = f"{r['rows']}x{r['cols']} array ({r['colors']} colors, {r['mem_words']} memory " \
+           f"words, {r['acc_words']} accumulators)"
+    print(f"{r.get('board', r['target'])}: {what}")
+    for key, name in _UNITS:
+        print(f"  {name:28} {r[key]:>7} / {cap[key]:<6} ({100 * r[key] / cap[key]:.1f} %)")
+    print(f"  {'Fmax':28} {r['fmax_mhz']:>7.2f} MHz")
+    print(f"  synthesis {r['seconds_synth']} s, place and route {r['seconds_pnr']} s; "
+          f"files in {r['work_dir']}")
+    if r.get("bitstream"):
+        print(f"  bitstream {r['bitstream']}")

@@ -1,0 +1,70 @@
+"""``wafer train``: train a sparse MLP on the digits dataset by weight streaming."""
+
+import json
+import sys
+
+from wafer_engine.sw.training.data import DATASETS
+from wafer_engine.sw.training.engines import ENGINE_BACKENDS
+from wafer_engine.sw.training.optim import OPTIMIZERS
+from wafer_engine.sw.training.job import TrainOptions, build_trainer, run_training
+
+__all__ = ["add_command"]
+
+
+def _hidden(text):
+    try:
+        sizes = tuple(int(h) for h in text.split(","))
+    except ValueError:
+        raise ValueError(f"--hidden must be comma-separated integers, not {text!r}") from None
+    return sizes
+
+
+def _run(args):
+    opts = TrainOptions(dataset=args.dataset, hidden=_hidden(args.hidden),
+                        sparsity=args.sparsity, epochs=args.epochs, optimizer=args.optimizer,
+                        lr=args.lr, batch=args.batch, prune_epochs=args.prune_epochs,
+                        rows=args.rows, cols=args.cols, backend=args.backend, seed=args.seed,
+                        checkpoint=args.checkpoint, store_dir=args.store_dir)
+    trainer, data = build_trainer(opts)
+    log = (lambda text: print(text, file=sys.stderr)) if args.json else print
+    result = run_training(trainer, data, opts.epochs, checkpoint=opts.checkpoint,
+                          progress=not args.no_progress, log=log)
+    if args.json:
+        print(json.dumps(result))
+        return
+    if result["cycles"]:
+        print(f"fabric ({result['backend']}, {opts.rows}x{opts.cols}): {result['cycles']} "
+              f"cycles for {result['steps']} steps this run, {result['fmac_ops']} FMACs, "
+              f"{result['wavelets']} wavelets streamed; the same steps dense: "
+              f"{result['dense_cycles']} cycles, speedup {result['speedup_vs_dense']:.2f}x")
+
+
+def add_command(commands):
+    cmd = commands.add_parser("train", help="train a sparse MLP by weight streaming",
+                              description=__doc__)
+    cmd.add_argument("--dataset", default="digits", choices=DATASETS,
+                     help="scikit-learn's bundled 8x8 digits (default)")
+    cmd.add_argument("--hidden", default="64",
+                     help="hidden layer sizes, comma-separated (default 64)")
+    cmd.add_argument("--sparsity", type=float, default=0.9,
+                     help="fraction of zero weights per layer, in [0, 1) (default 0.9)")
+    cmd.add_argument("--prune-epochs", type=int, default=5,
+                     help="reach the sparsity by magnitude pruning over this many epochs "
+                          "(cubic ramp; 0 = prune at initialisation; default 5)")
+    cmd.add_argument("--epochs", type=int, default=15, help="epochs in total (default 15)")
+    cmd.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS,
+                     help="SGD with momentum 0.9 (default, lr 0.1) or Adam (lr 0.003)")
+    cmd.add_argument("--lr", type=float, help="learning rate (default per optimizer)")
+    cmd.add_argument("--batch", type=int, default=32, help="samples per step (default 32)")
+    cmd.add_argument("--rows", type=int, default=4, help="array rows (default 4)")
+    cmd.add_argument("--cols", type=int, default=4, help="array columns (default 4)")
+    cmd.add_argument("--backend", default="golden", choices=ENGINE_BACKENDS,
+                     help="golden model (default) or the RTL array on Verilator (slow)")
+    cmd.add_argument("--seed", type=int, default=0, help="initial weights and data order")
+    cmd.add_argument("--checkpoint", help="folder: resume from its checkpoint if it has one; "
+                                          "save one after every epoch")
+    cmd.add_argument("--store-dir", help="keep weights, masks and optimizer state in "
+                                         "memory-mapped .npy files here (layers larger than RAM)")
+    cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    cmd.set_defaults(run=_run)

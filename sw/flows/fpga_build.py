@@ -1,0 +1,95 @@
+"""One R x C array through synthesis and place-and-route on one FPGA target.
+
+The array Verilog is :func:`wafer_engine.sw.flows.array_verilog.write_array_verilog`'s (top ``wafer_array``); on
+iCE40 it is wrapped by :mod:`wafer_engine.sw.flows.pin_wrapper` so its ports fit the package. Synthesis keeps
+the ``tile`` hierarchy (one tile mapped, R x C instances), and its cell counts are checked
+against the device before place-and-route, so an array that cannot fit fails in about a minute
+instead of after a long placement.
+"""
+
+import time
+from pathlib import Path
+
+from wafer_engine.rtl.pe.params import check_pe_params
+from wafer_engine.rtl.router import check_depth
+
+from wafer_engine.sw.flows.array_verilog import TOP_NAME, write_array_verilog
+from wafer_engine.sw.flows.fpga_targets import target as find_target
+from wafer_engine.sw.flows.pin_wrapper import module_ports, pin_wrapper_verilog
+from wafer_engine.sw.flows.pnr import CapacityError, check_fits, place_and_route, synthesize
+from wafer_engine.sw.paths import BUILD_DIR
+
+__all__ = ["build_array", "array_work_dir", "describe"]
+
+#: Where builds go unless told otherwise.
+BUILD_ROOT = BUILD_DIR / "fpga"
+
+
+def _check_size(rows, cols):
+    for name, value in (("Row count", rows), ("Column count", cols)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+
+
+def describe(rows, cols, params):
+    """``"A 4x4 array (4 colors, 4096 memory words)"``: the design, for messages."""
+    colors = f"{params.colors} color{'s' if params.colors != 1 else ''}"
+    return (f"A {rows}x{cols} array ({colors}, {params.mem_words} memory words, "
+            f"{params.acc_words} accumulators)")
+
+
+def array_work_dir(target, rows, cols, params):
+    """The build folder of one array configuration."""
+    return BUILD_ROOT / (f"{target}_{rows}x{cols}_c{params.colors}_m{params.mem_words}"
+                         f"_a{params.acc_words}")
+
+
+def build_array(rows, cols, target="ecp5-85k", work_dir=None, *, depth=2, freq_mhz=None,
+                **pe_params):
+    """Synthesise and place an R x C array (router ``depth``, PE ``pe_params``: ``colors``,
+    ``mem_words``, ...) on ``target``.
+
+    Raises ``ValueError`` for a bad size, parameter or target, and when the array cannot fit
+    the target: from the synthesis counts, before place-and-route, or (iCE40, where the
+    synthesis count is a lower bound) from nextpnr's packer, before placement. Returns a
+    dict: ``luts`` (placed logic cells: TRELLIS_COMB on ECP5, ICESTORM_LC on iCE40), ``ffs``, ``dsps``, ``brams``,
+    ``fmax_mhz`` (MHz), ``lut4`` (LUT4s after synthesis), ``estimate`` (synthesis
+    ``{luts, ffs, brams, dsps}``), ``cells`` (synthesis cell types), the parameters,
+    ``seconds_synth``, ``seconds_pnr``, ``seconds`` (all, wall time) and ``work_dir``.
+    iCE40 numbers include the pin wrapper (one flip-flop per array input bit).
+    """
+    tgt = find_target(target)
+    _check_size(rows, cols)
+    params = check_pe_params(**pe_params)
+    depth = check_depth(depth)
+    if freq_mhz is not None and (not isinstance(freq_mhz, (int, float))
+                                 or isinstance(freq_mhz, bool) or not freq_mhz > 0):
+        raise ValueError(f"Timing goal must be a positive number of MHz, not {freq_mhz!r}")
+    start = time.monotonic()
+    work = Path(work_dir) if work_dir is not None else array_work_dir(tgt.name, rows, cols,
+                                                                      params)
+    verilog, _ = write_array_verilog(rows, cols, work, depth=depth, **params._asdict())
+    files, top = [verilog], TOP_NAME
+    if tgt.family == "ice40":
+        ports = module_ports(verilog.read_text(), TOP_NAME)
+        wrapper = work / "wafer_pins.v"
+        wrapper.write_text(pin_wrapper_verilog(ports, TOP_NAME))
+        files, top = [verilog, wrapper], "wafer_pins"
+    synth = synthesize(files, top, tgt.family, work, keep=("tile",))
+    check_fits(synth["estimate"], tgt, describe(rows, cols, params))
+    try:
+        pnr = place_and_route(synth["netlist"], tgt, work, freq_mhz=freq_mhz)
+    except CapacityError as exc:
+        raise ValueError(f"{describe(rows, cols, params)} does not fit {tgt.name}: {exc}") \
+            from None
+    placed = pnr["placed"]
+    return {
+        "target": tgt.name, "rows": rows, "cols": cols, **params._asdict(), "depth": depth,
+        "luts": placed["luts"], "ffs": placed.get("ffs", synth["estimate"]["ffs"]),
+        "dsps": placed["dsps"], "brams": placed["brams"], "fmax_mhz": pnr["fmax_mhz"],
+        "lut4": synth["by_type"].get("LUT4", synth["by_type"].get("SB_LUT4", 0)),
+        "estimate": synth["estimate"], "cells": synth["by_type"],
+        "utilisation": pnr["utilisation"],
+        "seconds_synth": synth["seconds"], "seconds_pnr": pnr["seconds"],
+        "seconds": round(time.monotonic() - start, 1), "work_dir": str(work),
+    }

@@ -1,0 +1,1 @@
+"""The host side of the UART host link: a board as a backend."""

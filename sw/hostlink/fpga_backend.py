@@ -1,0 +1,184 @@
+"""The FPGA backend: a workload run on the board's array over its UART host link.
+
+``link`` is any byte transport with ``write(data)`` and ``read(n)`` (at most ``n`` bytes;
+fewer, or none, when its timeout passes), e.g. ``serial.Serial(port, 115200, timeout=1)`` from
+pyserial for a real board, or the simulated line of ``tb/uart_link``. The frames are those of
+:mod:`wafer_engine.rtl.host_link` (docs/fpga.md): the host resets the array, loads the program's
+configuration words, then streams each phase's wavelets and waits with SYNC until the array
+is quiet before the next phase. At most ``window`` bytes are in flight between FLUSH replies,
+so the board's receive FIFO never overflows.
+"""
+
+from wafer_engine.fabric.model.config_model import run_chain
+from wafer_engine.fabric.model.host_protocol import (FLUSH, FROM_ARRAY, RESET, SYNC, CounterValue, Output,
+                                  ReplyDecoder, config_frame, counter_frame, status_text,
+                                  wavelet_frame)
+from wafer_engine.rtl.checks import check_int
+from wafer_engine.rtl.host_link import PAYLOAD_BYTES, FrameType, array_edges
+from wafer_engine.rtl.pe import COUNTERS
+
+from wafer_engine.sw.backends.run import RunResult
+
+__all__ = ["run_fpga", "FpgaLink", "FpgaLinkError", "open_serial", "DEFAULT_WINDOW"]
+
+#: Bytes in flight between FLUSH replies: the board's receive FIFO (64 bytes) less the FLUSH.
+DEFAULT_WINDOW = 63
+
+
+class FpgaLinkError(RuntimeError):
+    """The board did not answer, answered out of step, or reported a link error."""
+
+
+def open_serial(port, baud=115200, timeout=1.0):
+    """The board's serial port (a device such as ``/dev/ttyUSB0``, or any pyserial URL) at
+    ``baud`` bits/s with a ``timeout`` in seconds per read; ``ValueError`` naming the port if
+    it cannot be opened."""
+    import serial
+
+    check_int(baud, 300, 12_000_000, "Baud rate")
+    try:
+        return serial.serial_for_url(port, baudrate=baud, timeout=timeout)
+    except (serial.SerialException, ValueError) as exc:
+        raise ValueError(f"Cannot open serial port {port!r}: {exc}") from None
+
+
+class FpgaLink:
+    """The host side of the link: sends frames in windows, collects OUTPUT and
+    COUNTER_VALUE frames, and checks the status of every reply. ``max_silence`` empty reads
+    in a row raise :class:`FpgaLinkError` (the board does not answer)."""
+
+    def __init__(self, link, edges, window=DEFAULT_WINDOW, max_silence=3):
+        if not isinstance(window, int) or isinstance(window, bool) or window < 7:
+            raise ValueError(f"Window must be an integer of at least 7 bytes (one WAVELET "
+                             f"frame), not {window!r}")
+        self.link, self.edges, self.window = link, edges, window
+        self.max_silence = max_silence
+        self.outputs, self.counter_values = [], []
+        self._decoder = ReplyDecoder()
+
+    def _frame(self):
+        """Read one whole frame from the board."""
+        data, need, silence = b"", 1, 0
+        while len(data) < need:
+            got = self.link.read(need - len(data))
+            if not got:
+                silence += 1
+                if silence >= self.max_silence:
+                    raise FpgaLinkError(f"No answer from the FPGA ({len(data)} bytes of a "
+                                        f"frame read)")
+                continue
+            silence = 0
+            data += got
+            if len(data) == 1 and data[0] in (t.value for t in FROM_ARRAY):
+                need = 1 + PAYLOAD_BYTES[FrameType(data[0])]
+        try:
+            frames = self._decoder.feed(data)
+        except ValueError as exc:
+            raise FpgaLinkError(f"The FPGA's byte stream is out of step: {exc}") from None
+        return frames[0]
+
+    def wait(self, kind):
+        """Collect OUTPUT and COUNTER_VALUE frames until a ``kind`` reply; returns it. Raises
+        :class:`FpgaLinkError` if its status has an error flag set."""
+        while True:
+            frame = self._frame()
+            if isinstance(frame, Output):
+                self.outputs.append(frame)
+                continue
+            if isinstance(frame, CounterValue):
+                self.counter_values.append(frame)
+                continue
+            if frame.kind != kind:
+                raise FpgaLinkError(f"Expected {kind.name} from the FPGA, got {frame.kind.name}")
+            if frame.status:
+                raise FpgaLinkError(f"The FPGA link reported errors: {status_text(frame.status)}")
+            return frame
+
+    def send(self, frames):
+        """Send ``frames`` (byte strings) in windows, each closed by FLUSH and its reply."""
+        chunk = b""
+        for frame in frames:
+            if len(chunk) + len(frame) > self.window:
+                self._flush(chunk)
+                chunk = b""
+            chunk += frame
+        if chunk:
+            self._flush(chunk)
+
+    def _flush(self, chunk):
+        self.link.write(chunk + FLUSH)
+        self.wait(FrameType.FLUSHED)
+
+    def sync(self):
+        """SYNC: returns the reply once the array is quiet and every output arrived."""
+        self.link.write(SYNC)
+        return self.wait(FrameType.SYNCED)
+
+    def reset(self):
+        self.link.write(RESET)
+
+    def read_counters(self, rows, cols):
+        """Every PE counter of an R x C array: ``{(row, col): {counter: value}}``, the
+        golden backend's layout. The requests go out in FLUSH-closed windows like any frames;
+        the final FLUSHED reports whether the board flagged one (:class:`FpgaLinkError`)."""
+        tiles = [(r, c) for r in range(rows) for c in range(cols)]
+        start = len(self.counter_values)
+        self.send([counter_frame(r * cols + c, k) for r, c in tiles
+                   for k in range(len(COUNTERS))])
+        got = {(v.tile, v.counter): v.value for v in self.counter_values[start:]}
+        if len(got) != len(tiles) * len(COUNTERS):
+            raise FpgaLinkError(f"The FPGA answered {len(got)} of {len(tiles) * len(COUNTERS)} "
+                               f"counter requests")
+        return {(r, c): {name: got[r * cols + c, k] for k, name in enumerate(COUNTERS)}
+                for r, c in tiles}
+
+
+def _interleave(phase, port_of):
+    """One phase's WAVELET frames, ports taken in turn, so no port waits for another's whole
+    stream."""
+    queues = [[wavelet_frame(port_of[edge], w) for w in stream]
+              for edge, stream in sorted(phase.items()) if stream]
+    frames = []
+    while any(queues):
+        for q in queues:
+            if q:
+                frames.append(q.pop(0))
+    return frames
+
+
+def run_fpga(work, link, window=DEFAULT_WINDOW):
+    """Run ``work`` (a :class:`wafer_engine.fabric.workloads.Workload`) on the FPGA behind ``link``;
+    returns a :class:`wafer_engine.sw.backends.run.RunResult`.
+
+    ``outputs`` hold the wavelets in the order each edge sent them, with the board's cycle
+    counter at the moment they left; ``cycles`` runs from the end of configuration to the
+    last output (or to the final SYNC), UART transfer time included, so it measures the link
+    more than the fabric; ``config_cycles`` is the chain's cycle count from the model (the
+    UART dominates the real load time); ``counters`` are the PE counters read over the link
+    after the last phase (COUNTER frames): the work counters (``fmac_issues``,
+    ``wavelets_in``, ``wavelets_out``, ``zeros_skipped``, ``no_task``, ``errors``) equal the
+    golden backend's, while ``busy_cycles`` and ``idle_cycles`` count the board's own cycles,
+    the UART's pace included. Raises :class:`FpgaLinkError` if the board reports a link
+    error, stops answering or sends bytes that are not frames.
+    """
+    program = work.program
+    edges = array_edges(program.rows, program.cols)
+    port_of = {edge: k for k, edge in enumerate(edges)}
+    host = FpgaLink(link, edges, window)
+    host.reset()
+    words = program.config_words()
+    host.send([config_frame(w) for w in words])
+    start = host.sync().cycle
+    end = start
+    for phase in work.phases:
+        host.send(_interleave({(p, n): s for (p, n), s in phase.items()}, port_of))
+        end = host.sync().cycle
+    outputs = {edge: [] for edge in edges}
+    for out in host.outputs:
+        outputs[edges[out.port]].append((out.cycle - start, out.wavelet))
+    last = max((o.cycle for o in host.outputs), default=None)
+    cycles = (last + 1 if last is not None else end) - start
+    counters = host.read_counters(program.rows, program.cols)
+    config_cycles, _ = run_chain(program.rows * program.cols, words)
+    wavelets_in = sum(len(s) for phase in work.phases for s in phase.values())
+    return RunResult(outputs, cycles, counters, config_cycles, wavelets_in)

@@ -1,0 +1,1 @@
+"""The RTL on Verilator through cocotb: the simulator launcher, the runner and the array driver."""

@@ -1,0 +1,1 @@
+"""The host stack of weight streaming: weight store, optimizers, checkpoints, engines, trainer."""

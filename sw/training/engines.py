@@ -1,0 +1,177 @@
+"""Compute engines for training: the three matrix products of a dense layer, behind one API.
+
+Every engine offers, for a layer with weights ``W`` (M x N, zero off its ``mask``):
+
+* ``forward(layer, packed, mask, x, relu)`` -> ``Y = W X`` (M x B), ReLU'd if asked;
+* ``backward_data(layer, packed_t, mask, dy)`` -> ``dX = W^T dY`` (N x B);
+* ``weight_grad(layer, mask, dy, x)`` -> ``dW = dY X^T`` at the mask's positions (M x N, zero
+  elsewhere).
+
+``packed`` is what the engine's ``prepare(weights, mask)`` made of the layer (``packed_t`` of
+``W^T``), called by the scheduler ahead of time: for the fabric, the weight stream of
+:func:`wafer_engine.sw.training.packing.pack_weights`; for the references, the masked fp32 matrix. :class:`FabricEngine` runs them on the array
+(``golden``: the fast functional model, bit-exact with the RTL; ``verilator``: the RTL array
+through cocotb); :class:`Float64Engine` and :class:`TorchEngine` are the references of the
+training check (exact float64 numpy, PyTorch float32).
+"""
+
+from collections import defaultdict
+from contextlib import contextmanager
+
+import numpy as np
+
+from wafer_engine.fabric.model.fast_model import FabricStats, gemm_cycles, gemm_fast, wgrad_cycles, wgrad_fast
+from wafer_engine.fabric.workloads.common import from_fp16_bits, split
+from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
+from wafer_engine.fabric.workloads.wgrad import collect_gradients, wgrad_program
+
+from wafer_engine.sw.training.packing import PackPlan, pack_weights, unpack_weights
+
+__all__ = ["FabricEngine", "Float64Engine", "TorchEngine", "ENGINE_BACKENDS", "PASSES"]
+
+ENGINE_BACKENDS = ("golden", "verilator")
+#: The fabric's passes, in the order a training step runs them.
+PASSES = ("forward", "backward_data", "weight_grad")
+
+
+def _weights_of(packed):
+    """float64 weights (exact fp16 values) from a packed stream."""
+    return from_fp16_bits(unpack_weights(packed)).astype(np.float64)
+
+
+class FabricEngine:
+    """The array as a training engine. ``rows`` x ``cols`` tiles with ``pe_params``.
+
+    ``stats[pass]`` accumulates :class:`~wafer_engine.fabric.model.fast_model.FabricStats` per pass;
+    ``dense_cycles[pass]`` what the same passes would take with every weight non-zero (the
+    cycle model, for the sparsity speedup). Cycles of the ``golden`` backend are the cycle
+    model's estimates; the ``verilator`` backend counts them on the RTL.
+    """
+
+    def __init__(self, backend="golden", rows=4, cols=4, **pe_params):
+        if backend not in ENGINE_BACKENDS:
+            raise ValueError(f"Backend must be one of {', '.join(ENGINE_BACKENDS)}, not "
+                             f"{backend!r}")
+        self.backend, self.rows, self.cols, self.pe_params = backend, rows, cols, pe_params
+        self._plans = {}
+        self.reset_stats()
+
+    def reset_stats(self):
+        self.stats = defaultdict(lambda: FabricStats(0, 0, 0, 0, 0))
+        self.dense_cycles = defaultdict(int)
+
+    def prepare(self, weights, mask, version=None):
+        """The layer's weight stream (non-zero fp16 weights as wavelet payloads). A
+        ``version`` seen before reuses that mask's :class:`~wafer_engine.sw.training.packing.PackPlan`."""
+        if version is None:
+            return pack_weights(weights, mask, self.cols)
+        plan = self._plans.get(version)
+        if plan is None:
+            # Plans of older mask versions are never asked for again.
+            self._plans = {k: v for k, v in self._plans.items() if k[-1] == version[-1]}
+            plan = self._plans[version] = PackPlan(mask, self.cols)
+        return pack_weights(weights, mask, self.cols, plan)
+
+    @contextmanager
+    def uncounted(self):
+        """Runs inside leave ``stats`` and ``dense_cycles`` as they were."""
+        stats, dense = dict(self.stats), dict(self.dense_cycles)
+        try:
+            yield
+        finally:
+            self.stats.clear()
+            self.stats.update(stats)
+            self.dense_cycles.clear()
+            self.dense_cycles.update(dense)
+
+    def _count(self, name, stats, dense):
+        self.stats[name] = self.stats[name] + stats
+        self.dense_cycles[name] += dense
+
+    def _run_rtl(self, work):
+        from wafer_engine.sw.backends.run import run_workload
+        result = run_workload(work, "verilator")
+        stats = FabricStats(result.cycles, result.total("fmac_issues"),
+                            result.total("zeros_skipped"), result.wavelets_in,
+                            sum(len(s) for s in result.outputs.values()))
+        return [result.outputs[o] for o in work.outputs], stats
+
+    def _matmul(self, name, packed, x, relu):
+        w = _weights_of(packed)
+        m, n = packed.shape
+        batch = x.shape[1]
+        if self.backend == "golden":
+            y, stats = gemm_fast(w, x, self.rows, self.cols, relu=relu, **self.pe_params)
+        else:
+            work = gemm_program(w, x, self.rows, self.cols, relu=relu, **self.pe_params)
+            outputs, stats = self._run_rtl(work)
+            y = collect_matrix(outputs, m, batch)
+        dense = gemm_cycles([m * len(f) for f in split(n, self.cols)], m, batch, self.rows)
+        self._count(name, stats, dense)
+        return y
+
+    def forward(self, layer, packed, mask, x, relu):
+        return self._matmul("forward", packed, x, relu)
+
+    def backward_data(self, layer, packed_t, mask, dy):
+        return self._matmul("backward_data", packed_t, dy, relu=False)
+
+    def weight_grad(self, layer, mask, dy, x):
+        if self.backend == "golden":
+            dw, stats = wgrad_fast(mask, dy, x, self.rows, self.cols, **self.pe_params)
+        else:
+            work = wgrad_program(mask, dy, x, self.rows, self.cols, **self.pe_params)
+            outputs, stats = self._run_rtl(work)
+            dw = collect_gradients(outputs, mask, dy, self.cols)
+        m, n = mask.shape
+        dense = wgrad_cycles([m * len(f) for f in split(n, self.cols)], x.shape[1], self.rows)
+        self._count("weight_grad", stats, dense)
+        return dw
+
+
+class _Dense:
+    """A reference engine's prepared layer: the masked fp32 weights."""
+
+    def __init__(self, weights, mask):
+        self.weights = np.where(mask, weights, np.float32(0)).astype(np.float32)
+
+
+class Float64Engine:
+    """Exact float64 numpy products on the same (fp32 master) weights: the reference."""
+
+    def prepare(self, weights, mask, version=None):
+        return _Dense(weights, mask)
+
+    def forward(self, layer, packed, mask, x, relu):
+        y = packed.weights.astype(np.float64) @ x
+        return np.maximum(y, 0) if relu else y
+
+    def backward_data(self, layer, packed_t, mask, dy):
+        return packed_t.weights.astype(np.float64) @ dy
+
+    def weight_grad(self, layer, mask, dy, x):
+        return (np.asarray(dy, np.float64) @ np.asarray(x, np.float64).T) * mask
+
+
+class TorchEngine:
+    """The same products in PyTorch float32 (torch imported on construction)."""
+
+    def __init__(self):
+        import torch
+        self.torch = torch
+
+    def prepare(self, weights, mask, version=None):
+        return _Dense(weights, mask)
+
+    def _t(self, a):
+        return self.torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+    def forward(self, layer, packed, mask, x, relu):
+        y = self._t(packed.weights) @ self._t(x)
+        return (self.torch.relu(y) if relu else y).numpy()
+
+    def backward_data(self, layer, packed_t, mask, dy):
+        return (self._t(packed_t.weights) @ self._t(dy)).numpy()
+
+    def weight_grad(self, layer, mask, dy, x):
+        return ((self._t(dy) @ self._t(x).T) * self._t(mask)).numpy()

@@ -1,0 +1,147 @@
+"""The training job behind ``wafer train`` and ``make demo``: build the model, the weight store
+and the engine from options, train with a progress bar, checkpoint every epoch, and summarise
+the run (per-epoch loss and accuracy, fabric counters, the sparsity speedup)."""
+
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from wafer_engine.sw.training.checkpoint import has_checkpoint
+from wafer_engine.sw.training.data import load_dataset
+from wafer_engine.sw.training.engines import PASSES, FabricEngine
+from wafer_engine.sw.training.mlp import from_sizes, he_init
+from wafer_engine.sw.training.optim import make_optimizer
+from wafer_engine.sw.training.trainer import Trainer, check_train_options
+from wafer_engine.sw.training.weight_store import WeightStore
+
+__all__ = ["TrainOptions", "build_trainer", "run_training", "summary", "TRAIN_PE"]
+
+#: PE parameters of the training array: the default memory (4096 words), 3 colors (what the
+#: GEMM and gradient mappings use), drains of up to 512 accumulators (M x batch slice).
+TRAIN_PE = dict(colors=3, mem_words=4096, acc_words=1024, max_len=512)
+
+
+@dataclass
+class TrainOptions:
+    """Options of ``wafer train`` (see its ``--help``)."""
+    dataset: str = "digits"
+    hidden: tuple = (64,)
+    sparsity: float = 0.9
+    epochs: int = 15
+    optimizer: str = "sgd"
+    lr: float = None
+    batch: int = 32
+    prune_epochs: int = 5
+    rows: int = 4
+    cols: int = 4
+    backend: str = "golden"
+    seed: int = 0
+    checkpoint: str = None
+    store_dir: str = None
+    pe: dict = field(default_factory=lambda: dict(TRAIN_PE))
+
+
+def build_trainer(opts, engine=None, dtype=np.float32):
+    """``(trainer, data)`` for ``opts``; ``engine`` defaults to the fabric on
+    ``opts.backend``. Raises ``ValueError`` for bad options before anything runs."""
+    check_train_options(opts.sparsity, opts.epochs)
+    if not isinstance(opts.prune_epochs, int) or opts.prune_epochs < 0:
+        raise ValueError(f"Prune epochs must be a non-negative integer, not "
+                         f"{opts.prune_epochs!r}")
+    x_train, y_train, x_test, y_test, classes = load_dataset(opts.dataset, seed=opts.seed)
+    for h in opts.hidden:
+        if not isinstance(h, int) or h < 1:
+            raise ValueError(f"Hidden layer sizes must be positive integers, not {h!r}")
+    spec = from_sizes([x_train.shape[1], *opts.hidden, classes])
+    optimizer = make_optimizer(opts.optimizer, opts.lr)
+    if engine is None:
+        engine = FabricEngine(opts.backend, opts.rows, opts.cols, **opts.pe)
+        _check_fits(spec, opts)
+    store = WeightStore(spec, he_init(spec, np.random.default_rng(opts.seed)), opts.sparsity,
+                        optimizer.state_names, directory=opts.store_dir, dtype=dtype)
+    trainer = Trainer(store, optimizer, engine, batch=opts.batch, seed=opts.seed,
+                      prune_epochs=opts.prune_epochs)
+    return trainer, (x_train, y_train, x_test, y_test)
+
+
+def _check_fits(spec, opts):
+    """Every pass of a step must map onto the array: check them all before training."""
+    from wafer_engine.fabric.workloads.gemm import check_gemm_shape
+    for k, (m, n) in enumerate(spec.shapes):
+        for what, shape in (("forward", (m, n)), ("backward", (n, m))):
+            if what == "backward" and k == 0:
+                continue
+            try:
+                check_gemm_shape(*shape, opts.batch, opts.rows, opts.cols, **opts.pe)
+            except ValueError as exc:
+                raise ValueError(f"Layer {k} ({m} x {n}) {what} pass does not fit a "
+                                 f"{opts.rows}x{opts.cols} array with batch {opts.batch}: "
+                                 f"{exc}") from None
+
+
+def _fabric_totals(engine):
+    cycles = sum(engine.stats[p].cycles for p in PASSES)
+    dense = sum(engine.dense_cycles[p] for p in PASSES)
+    return {
+        "cycles": cycles,
+        "fmac_ops": sum(engine.stats[p].fmac_ops for p in PASSES),
+        "zero_skipped": sum(engine.stats[p].zero_skipped for p in PASSES),
+        "wavelets": sum(engine.stats[p].wavelets for p in PASSES),
+        "dense_cycles": dense,
+        "speedup_vs_dense": dense / cycles if cycles else None,
+        "passes": {p: {"cycles": engine.stats[p].cycles, "fmac_ops": engine.stats[p].fmac_ops,
+                       "wavelets": engine.stats[p].wavelets,
+                       "dense_cycles": engine.dense_cycles[p]} for p in PASSES},
+    }
+
+
+def run_training(trainer, data, epochs, checkpoint=None, progress=True, log=print):
+    """Train until ``epochs`` epochs are done (resuming from ``checkpoint`` if it holds one),
+    evaluating on the test set after each; returns the summary dict."""
+    from tqdm import tqdm
+
+    x_train, y_train, x_test, y_test = data
+    resumed = None
+    if checkpoint is not None and has_checkpoint(checkpoint):
+        resumed = trainer.resume(checkpoint)["epoch"]
+        log(f"resumed from {checkpoint} after epoch {resumed}")
+    engine = trainer.engine
+    min_batch = getattr(engine, "rows", 1)
+    steps = len(x_train) // trainer.batch
+    # Evaluation runs on the fabric too; the counters report training steps only.
+    uncounted = getattr(engine, "uncounted", nullcontext)
+    while trainer.epoch < epochs:
+        bar = tqdm(total=steps, desc=f"epoch {trainer.epoch + 1}/{epochs}", unit="step",
+                   disable=None if progress else True, leave=False)
+
+        def step_done(loss):
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}")
+        loss = trainer.train_epoch(x_train, y_train, progress=step_done)
+        bar.close()
+        with uncounted():
+            accuracy = trainer.evaluate(x_test, y_test, min_batch)
+        trainer.history["loss"].append(loss)
+        trainer.history["accuracy"].append(accuracy)
+        trainer.history["sparsity"].append(trainer.store.zero_fraction())
+        log(f"epoch {trainer.epoch}: loss {loss:.4f}, test accuracy {accuracy:.4f}, "
+            f"weights zero {trainer.store.zero_fraction():.3f}")
+        if checkpoint is not None:
+            trainer.save(checkpoint)
+    return summary(trainer, resumed)
+
+
+def summary(trainer, resumed=None):
+    out = {"loss": trainer.history["loss"], "accuracy": trainer.history["accuracy"],
+           "weight_sparsity": trainer.store.zero_fraction(), "epochs": trainer.epoch,
+           "steps": trainer.step_count, "resumed_after_epoch": resumed,
+           "host": {"pack_seconds": trainer.scheduler.pack_seconds,
+                    "wait_seconds": trainer.scheduler.wait_seconds,
+                    "fabric_seconds": trainer.fabric_seconds,
+                    "overlap": trainer.scheduler.overlap}}
+    if hasattr(trainer.engine, "stats"):
+        out.update(backend=trainer.engine.backend, array=[trainer.engine.rows,
+                                                          trainer.engine.cols])
+        out.update(_fabric_totals(trainer.engine))
+    return out

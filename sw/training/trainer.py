@@ -1,0 +1,188 @@
+"""Training an MLP by weight streaming (brief section 2: MemoryX, the host's role).
+
+Per step, for a batch ``X`` (features x B):
+
+1. forward, layer by layer on the fabric: ``H_l = relu(W_l H_{l-1})`` (no ReLU on the last);
+   activations come back to the host between layers;
+2. the host computes the softmax cross-entropy loss of the logits and its gradient
+   ``dZ = (softmax - onehot) / B``;
+3. backward, last layer first: the weight gradient ``dW_l = dZ H_{l-1}^T`` at the mask's
+   positions (fabric), and, below the last layer, ``dH = W_l^T dZ`` (fabric, the weights
+   streamed again, transposed), then ``dZ = dH * (H > 0)`` (the ReLU's derivative, on the host);
+4. the optimizer updates the fp32 master weights at the mask's positions (host).
+
+The same :class:`Trainer` runs with any engine of :mod:`wafer_engine.sw.training.engines`: the fabric (golden model
+or RTL) or the float64 / PyTorch references, so their loss curves can be compared directly.
+"""
+
+import time
+
+import numpy as np
+
+from wafer_engine.sw.training.checkpoint import load_checkpoint, save_checkpoint
+from wafer_engine.sw.training.data import check_data
+from wafer_engine.sw.training.scheduler import StreamScheduler
+from wafer_engine.sw.training.weight_store import check_sparsity
+
+__all__ = ["Trainer", "softmax_xent", "prune_schedule"]
+
+
+def softmax_xent(logits, labels):
+    """Mean softmax cross-entropy of ``logits`` (classes x B) and its gradient with respect
+    to the logits, ``(softmax - onehot) / B``, both in float64."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=0, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=0, keepdims=True)
+    batch = z.shape[1]
+    cols = np.arange(batch)
+    loss = -np.mean(np.log(np.maximum(p[labels, cols], 1e-300)))
+    p[labels, cols] -= 1.0
+    return float(loss), p / batch
+
+
+def prune_schedule(target, epoch, prune_epochs):
+    """Sparsity in force during ``epoch`` (from 0): ``target`` at once when ``prune_epochs``
+    is 0, else the cubic ramp ``target (1 - (1 - (epoch + 1) / K)^3)`` reaching it after
+    ``K`` epochs (gradual magnitude pruning)."""
+    if prune_epochs <= 0:
+        return target
+    done = min(1.0, (epoch + 1) / prune_epochs)
+    return target * (1.0 - (1.0 - done) ** 3)
+
+
+class Trainer:
+    """Trains ``store``'s MLP with ``optimizer`` on ``engine``.
+
+    ``batch``: samples per step (the last, incomplete batch of an epoch is dropped);
+    ``seed``: data order (epoch ``e`` shuffles with ``seed + e``, so a resumed run repeats the
+    uninterrupted one); ``prune_epochs``: re-prune at the start of each of the first that many
+    epochs toward the store's sparsity (0: the masks stay as made).
+    """
+
+    def __init__(self, store, optimizer, engine, batch=32, seed=0, prune_epochs=0):
+        if not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"Batch size must be a positive integer, not {batch!r}")
+        self.store, self.optimizer, self.engine = store, optimizer, engine
+        self.batch, self.seed, self.prune_epochs = batch, seed, prune_epochs
+        self.target_sparsity = list(store.sparsity)
+        self.epoch, self.step_count = 0, 0
+        self.history = {"loss": [], "accuracy": [], "sparsity": []}
+        self.scheduler = StreamScheduler(engine.prepare)
+        self.fabric_seconds = 0.0
+
+    # -- one step -----------------------------------------------------------------------
+    def _queue_streams(self, backward):
+        layers, version = len(self.store.weights), self.store.mask_version
+        for k in range(layers):
+            self.scheduler.submit(("forward", k), self.store.weights[k], self.store.masks[k],
+                                  ("forward", k, version))
+        if backward:
+            for k in range(layers - 1, 0, -1):
+                self.scheduler.submit(("backward_data", k), self.store.weights[k].T,
+                                      self.store.masks[k].T, ("backward_data", k, version))
+
+    def _timed(self, call, *args):
+        start = time.perf_counter()
+        out = call(*args)
+        self.fabric_seconds += time.perf_counter() - start
+        return out
+
+    def forward(self, x, backward=False):
+        """Activations ``[X, H_1, ..., logits]`` of samples ``x`` (features x B)."""
+        self._queue_streams(backward)
+        acts = [x]
+        last = len(self.store.weights) - 1
+        for k in range(last + 1):
+            packed = self.scheduler.get(("forward", k))
+            acts.append(self._timed(self.engine.forward, k, packed, self.store.masks[k],
+                                    acts[-1], k < last))
+        return acts
+
+    def gradients(self, x, labels):
+        """``(loss, [dW_l])`` of one batch (no update)."""
+        acts = self.forward(x, backward=True)
+        loss, dz = softmax_xent(acts[-1], labels)
+        grads = [None] * len(self.store.weights)
+        for k in range(len(self.store.weights) - 1, -1, -1):
+            mask = self.store.masks[k]
+            grads[k] = self._timed(self.engine.weight_grad, k, mask, dz, acts[k])
+            if k > 0:
+                packed_t = self.scheduler.get(("backward_data", k))
+                dh = self._timed(self.engine.backward_data, k, packed_t, mask.T, dz)
+                dz = dh * (np.asarray(acts[k]) > 0)
+        return loss, grads
+
+    def step(self, x, labels):
+        """One training step on ``x`` (features x B) and ``labels`` (B,); returns the loss."""
+        loss, grads = self.gradients(x, labels)
+        self.step_count += 1
+        for k, g in enumerate(grads):
+            self.optimizer.step(self.store.weights[k],
+                                np.asarray(g, dtype=self.store.weights[k].dtype),
+                                self.store.masks[k], self.store.state[k], self.step_count)
+        return loss
+
+    # -- epochs ---------------------------------------------------------------------------
+    def batches(self, samples, epoch):
+        """Index arrays of the full batches of ``epoch``, in its shuffled order."""
+        order = np.random.default_rng(self.seed + epoch).permutation(samples)
+        full = samples // self.batch
+        return [order[k * self.batch:(k + 1) * self.batch] for k in range(full)]
+
+    def train_epoch(self, x, labels, progress=None):
+        """One epoch over samples ``x`` (S x features); returns the mean loss."""
+        check_data(x, labels, self.store.spec.outputs, self.store.spec.inputs)
+        if self.epoch < self.prune_epochs:
+            self.store.prune([prune_schedule(t, self.epoch, self.prune_epochs)
+                              for t in self.target_sparsity])
+        batches = self.batches(len(x), self.epoch)
+        if not batches:
+            raise ValueError(f"{len(x)} samples make no full batch of {self.batch}")
+        losses = []
+        for idx in batches:
+            losses.append(self.step(np.ascontiguousarray(x[idx].T), labels[idx]))
+            if progress is not None:
+                progress(losses[-1])
+        self.epoch += 1
+        return float(np.mean(losses))
+
+    def predict(self, x, min_batch=1):
+        """Class predictions for samples ``x`` (S x features), in batches of ``self.batch``;
+        a last batch smaller than ``min_batch`` is padded with zero samples."""
+        out = []
+        for start in range(0, len(x), self.batch):
+            chunk = np.ascontiguousarray(x[start:start + self.batch].T)
+            pad = max(0, min_batch - chunk.shape[1])
+            if pad:
+                chunk = np.concatenate([chunk, np.zeros((chunk.shape[0], pad), chunk.dtype)],
+                                       axis=1)
+            logits = np.asarray(self.forward(chunk)[-1], dtype=np.float64)
+            out.append(np.argmax(logits[:, :chunk.shape[1] - pad], axis=0))
+        return np.concatenate(out)
+
+    def evaluate(self, x, labels, min_batch=1):
+        check_data(x, labels, self.store.spec.outputs, self.store.spec.inputs)
+        return float(np.mean(self.predict(x, min_batch) == labels))
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def save(self, directory):
+        meta = {"step": self.step_count, "epoch": self.epoch, "history": self.history,
+                "optimizer": self.optimizer.name, "batch": self.batch, "seed": self.seed,
+                "sparsity": self.target_sparsity, "prune_epochs": self.prune_epochs}
+        return save_checkpoint(directory, self.store, meta)
+
+    def resume(self, directory):
+        """Continue from the newest checkpoint in ``directory`` (``ValueError`` if missing,
+        corrupted, of another model, or made with another optimizer / batch / seed)."""
+        meta = load_checkpoint(directory, self.store, expect={
+            "optimizer": self.optimizer.name, "batch": self.batch, "seed": self.seed})
+        self.epoch, self.step_count = meta["epoch"], meta["step"]
+        self.history = meta["history"]
+        return meta
+
+
+def check_train_options(sparsity, epochs):
+    check_sparsity(sparsity)
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"Epochs must be a positive integer, not {epochs!r}")

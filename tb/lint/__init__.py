@@ -1,0 +1,1 @@
+"""Verilator lint of the generated Verilog."""
