@@ -1,8 +1,9 @@
 """Array regressions: wafer_array on Verilator, configured through its chain, running the sparse
 GEMV, the weight-streaming GEMM and two GEMM layers with the scatter back into the rows, in
-lockstep with the array golden model (every link, every cycle). One build per array size serves
-all three workloads. Each run records the RTL's cycles and the model's prediction in
-build/results/rtl_cycles/ (see tb/bench/rtl_cycles.py)."""
+lockstep with the array golden model (every link, every cycle; each phase ends only once the
+RTL, too, is quiet), and timing the configuration chain on the RTL against the model's
+prediction. One build per array size serves all of them. Each run records the RTL's cycles
+and the model's prediction in build/results/rtl_cycles/ (see tb/bench/rtl_cycles.py)."""
 
 import pytest
 
@@ -27,7 +28,8 @@ def test_array(rows, cols, m, n, batch, m2):
     folder = sim_dir("array", config)
     verilog, _ = write_array_verilog(rows, cols, folder, **PE)
     run_cocotb(unit="array", config_name=config, verilog_path=verilog, toplevel=TOP_NAME,
-               test_module=["wafer_engine.tb.array.test_array", "wafer_engine.tb.array.test_gemm", "wafer_engine.tb.array.test_layers"],
+               test_module=[f"wafer_engine.tb.array.{name}" for name in
+                            ("test_array", "test_gemm", "test_layers", "test_chain")],
                params={"rows": rows, "cols": cols, "seed": 100 + rows * 10 + cols, "pe": PE,
                        "m": m, "n": n, "batch": batch, "runs": [[1.0, False], [0.25, True]],
                        "m2": m2, "layer_runs": [[1.0, False], [0.3, True]],

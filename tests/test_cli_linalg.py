@@ -1,10 +1,15 @@
 """`wafer gemv`: results against numpy, backends bit-identical, and bad input rejected."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 
+from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.rtl.ports import Port
+from wafer_engine.sw.backends.run import RunResult
+from wafer_engine.sw.cli.linalg import report
 from wafer_engine.sw.cli.main import main
 
 
@@ -40,6 +45,7 @@ def test_gemv_golden_matches_numpy(operands, capsys):
     assert summary["fmac_ops"] == nonzero * 37
     assert summary["wavelets"] == nonzero + 1  # the x non-zeros and one drain command
     assert summary["cycles"] > 0 and summary["config_cycles"] > 0
+    assert summary["predicted"] == []  # the golden backend is the model
 
 
 def test_gemv_all_zero_vector_still_writes_output(operands):
@@ -57,8 +63,34 @@ def test_gemv_verilator_is_bit_identical_to_golden(operands, capsys):
     assert gemv(folder, *small, "--backend", "verilator", out="rtl.npy") == 0
     rtl = json.loads(capsys.readouterr().out)
     assert np.load(folder / "golden.npy").tobytes() == np.load(folder / "rtl.npy").tobytes()
-    for key in ("cycles", "fmac_ops", "zero_skipped", "wavelets", "config_cycles"):
+    # Every Verilator figure is counted on the RTL (cycles, configuration cycles and wavelets
+    # taken in on its signals, the rest from its counters and outputs); the golden ones are
+    # the model's: equality shows the model's predictions right, configuration included.
+    assert rtl["predicted"] == golden["predicted"] == []
+    for key in ("cycles", "fmac_ops", "zero_skipped", "wavelets", "wavelets_out",
+                "config_cycles"):
         assert rtl[key] == golden[key], key
+
+
+def test_json_lists_predicted_figures():
+    result = RunResult(outputs={(Port.E, 0): [(3, Wavelet(1, 0))]}, cycles=9,
+                       counters={(0, 0): {"fmac_issues": 4, "zeros_skipped": 1}},
+                       config_cycles=40, wavelets_in=2,
+                       predicted=frozenset({"config_cycles", "counters"}))
+    assert report(result, "fpga") == {
+        "backend": "fpga", "cycles": 9, "fmac_ops": 4, "zero_skipped": 1, "wavelets": 2,
+        "wavelets_out": 1, "config_cycles": 40,
+        "predicted": ["config_cycles", "fmac_ops", "zero_skipped"]}
+
+
+@pytest.mark.parametrize("predicted,message", [
+    ({"config"}, "Predicted figures must be among config_cycles, counters, cycles, outputs, "
+                 "wavelets_in, not 'config'"),
+    ("config_cycles", "Predicted figures must be a set of field names, not 'config_cycles'"),
+])
+def test_run_result_rejects_unknown_predicted_figures(predicted, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        RunResult({}, 0, {}, 0, 0, predicted=predicted)
 
 
 @pytest.mark.parametrize("setup,message", [

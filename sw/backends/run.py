@@ -3,11 +3,11 @@
 Both backends take the same :class:`wafer_engine.fabric.workloads.Workload` and return the same
 :class:`RunResult`; the RTL backend runs the model in lockstep and fails on the first
 difference, so a result it returns is bit-identical to the golden one by construction, and its
-``cycles`` are counted on the RTL's own signals.
+``cycles``, ``config_cycles`` and ``wavelets_in`` are counted on the RTL's own signals.
 """
 
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 from wafer_engine.fabric.model.array_model import ArrayModel
 from wafer_engine.fabric.model.config_model import run_chain
@@ -26,14 +26,31 @@ class RunResult:
     the end of the run if nothing left (phases back to back, each starting when the previous
     went quiet); 0 if nothing entered;
     ``counters``: ``{tile: {counter: value}}`` of the PEs; ``config_cycles``: cycles to load
-    the program through the configuration chain; ``wavelets_in``: wavelets the host streamed
-    into the array.
+    the program through the configuration chain, from the first word offered to the last
+    tile's last write; ``wavelets_in``: wavelets that entered the array at its edges (the
+    workload's input size).
+
+    Every figure is the backend's own measurement (the golden backend's are the model's,
+    that backend being the model) except those named in ``predicted``: field names whose
+    values the backend could not measure and took from the model's prediction.
     """
     outputs: dict
     cycles: int
     counters: dict
     config_cycles: int
     wavelets_in: int
+    predicted: frozenset = field(default=frozenset())
+
+    def __post_init__(self):
+        names = {f.name for f in fields(self)} - {"predicted"}
+        if isinstance(self.predicted, str):
+            raise ValueError(f"Predicted figures must be a set of field names, not "
+                             f"{self.predicted!r}")
+        self.predicted = frozenset(self.predicted)
+        for name in sorted(self.predicted):
+            if name not in names:
+                raise ValueError(f"Predicted figures must be among {', '.join(sorted(names))}, "
+                                 f"not {name!r}")
 
     def total(self, counter):
         """A PE counter summed over the array."""
@@ -82,7 +99,7 @@ def run_verilator(work, build_dir=None):
     with open(result_path, "rb") as f:
         r = pickle.load(f)
     return RunResult(r["outputs"], _span(r["first_in"], r["last_out"], r["end"]),
-                     r["counters"], r["config_cycles"], _wavelets_in(work))
+                     r["counters"], r["config_cycles"], r["wavelets_in"])
 
 
 def run_workload(work, backend="golden", link=None):

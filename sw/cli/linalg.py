@@ -24,8 +24,15 @@ def load_npy(path, what):
         raise ValueError(f"The {what} file {str(path)!r} is not a .npy array: {exc}") from None
 
 
+#: The ``--json`` keys each :class:`wafer_engine.sw.backends.run.RunResult` field gives.
+_KEYS = {"cycles": ("cycles",), "counters": ("fmac_ops", "zero_skipped"),
+         "wavelets_in": ("wavelets",), "outputs": ("wavelets_out",),
+         "config_cycles": ("config_cycles",)}
+
+
 def report(result, backend):
-    """The ``--json`` summary of a run."""
+    """The ``--json`` summary of a run. ``predicted`` lists the keys whose values the backend
+    did not measure but took from the model's prediction (empty when all are measured)."""
     return {
         "backend": backend,
         "cycles": result.cycles,
@@ -34,6 +41,7 @@ def report(result, backend):
         "wavelets": result.wavelets_in,
         "wavelets_out": sum(len(s) for s in result.outputs.values()),
         "config_cycles": result.config_cycles,
+        "predicted": sorted(k for name in result.predicted for k in _KEYS[name]),
     }
 
 

@@ -150,16 +150,19 @@ def run_fpga(work, link, window=DEFAULT_WINDOW):
     """Run ``work`` (a :class:`wafer_engine.fabric.workloads.Workload`) on the FPGA behind ``link``;
     returns a :class:`wafer_engine.sw.backends.run.RunResult`.
 
-    ``outputs`` hold the wavelets in the order each edge sent them, with the board's cycle
-    counter at the moment they left; ``cycles`` runs from the end of configuration to the
-    last output (or to the final SYNC), UART transfer time included, so it measures the link
-    more than the fabric; ``config_cycles`` is the chain's cycle count from the model (the
-    UART dominates the real load time); ``counters`` are the PE counters read over the link
-    after the last phase (COUNTER frames): the work counters (``fmac_issues``,
+    Measured on the board: ``outputs`` hold the wavelets in the order each edge sent them,
+    with the board's cycle counter at the moment they left; ``cycles`` runs from the end of
+    configuration to the last output (or to the final SYNC), UART transfer time included, so
+    it measures the link more than the fabric; ``counters`` are the PE counters read over the
+    link after the last phase (COUNTER frames): the work counters (``fmac_issues``,
     ``wavelets_in``, ``wavelets_out``, ``zeros_skipped``, ``no_task``, ``errors``) equal the
     golden backend's, while ``busy_cycles`` and ``idle_cycles`` count the board's own cycles,
-    the UART's pace included. Raises :class:`FpgaLinkError` if the board reports a link
-    error, stops answering or sends bytes that are not frames.
+    the UART's pace included; ``wavelets_in`` counts the WAVELET frames the board confirmed
+    taken into the array (each window's FLUSHED, with no frame rejected). Predicted, and
+    named so in ``predicted``: ``config_cycles``, the chain's load time from the model
+    (:func:`wafer_engine.fabric.model.config_model.run_chain`), as the link reports no cycle
+    count for it and the UART dominates the real load time. Raises :class:`FpgaLinkError` if
+    the board reports a link error, stops answering or sends bytes that are not frames.
     """
     program = work.program
     edges = array_edges(program.rows, program.cols)
@@ -170,8 +173,11 @@ def run_fpga(work, link, window=DEFAULT_WINDOW):
     host.send([config_frame(w) for w in words])
     start = host.sync().cycle
     end = start
+    taken = 0
     for phase in work.phases:
-        host.send(_interleave({(p, n): s for (p, n), s in phase.items()}, port_of))
+        frames = _interleave({(p, n): s for (p, n), s in phase.items()}, port_of)
+        host.send(frames)      # returns once FLUSHED confirmed every frame taken
+        taken += len(frames)
         end = host.sync().cycle
     outputs = {edge: [] for edge in edges}
     for out in host.outputs:
@@ -180,5 +186,5 @@ def run_fpga(work, link, window=DEFAULT_WINDOW):
     cycles = (last + 1 if last is not None else end) - start
     counters = host.read_counters(program.rows, program.cols)
     config_cycles, _ = run_chain(program.rows * program.cols, words)
-    wavelets_in = sum(len(s) for phase in work.phases for s in phase.values())
-    return RunResult(outputs, cycles, counters, config_cycles, wavelets_in)
+    return RunResult(outputs, cycles, counters, config_cycles, taken,
+                     predicted=frozenset({"config_cycles"}))

@@ -17,6 +17,8 @@ from wafer_engine.sw.sim.array_tb import ArrayTB
 
 @cocotb.test()
 async def run_workload(dut):
+    """Everything in the result is what the RTL did: outputs, span, counters, configuration
+    cycles and wavelets taken in, all read on its signals."""
     params = json.loads(os.environ["WAFER_TB_PARAMS"])
     with open(params["workload"], "rb") as f:
         work = pickle.load(f)
@@ -32,6 +34,7 @@ async def run_workload(dut):
         "end": tb.model.cycle,
         "counters": {tile: tb.counters(tile) for tile in tb.model.tiles},
         "config_cycles": config_cycles,
+        "wavelets_in": tb.wavelets_in,
     }
     with open(params["result"], "wb") as f:
         pickle.dump(result, f)

@@ -64,8 +64,12 @@ async def workloads_match_golden(dut):
         golden = run_workload(work, "golden")
         assert per_edge(result.outputs) == per_edge(golden.outputs), \
             f"FPGA outputs {per_edge(result.outputs)} != golden {per_edge(golden.outputs)}"
-        assert result.wavelets_in == golden.wavelets_in
-        assert result.config_cycles == golden.config_cycles
+        # The board has no cycle count for the chain: that figure is the model's and says so.
+        # (wavelets_in, the workload's size as the host counts the frames the board
+        # confirmed, is no result to compare; the board's work counters below show what the
+        # PEs took in.)
+        assert result.predicted == {"config_cycles"}, result.predicted
+        assert golden.predicted == frozenset()
         assert result.counters.keys() == golden.counters.keys()
         for tile, golden_counts in golden.counters.items():
             board = result.counters[tile]
@@ -98,6 +102,8 @@ async def cli_runs_on_the_board(dut):
         assert main(argv + ["--out", str(folder / "golden.npy")]) == 0
     board, golden = (json.loads(line) for line in out.getvalue().splitlines())
     assert (folder / "fpga.npy").read_bytes() == (folder / "golden.npy").read_bytes()
-    for key in ("fmac_ops", "zero_skipped", "wavelets", "wavelets_out", "config_cycles"):
+    # Measured on the board: its counters and outputs; its cycles include the UART's time.
+    for key in ("fmac_ops", "zero_skipped", "wavelets_out"):
         assert board[key] == golden[key], f"{key}: board {board[key]} != golden {golden[key]}"
     assert board["backend"] == "fpga" and board["cycles"] > golden["cycles"]
+    assert board["predicted"] == ["config_cycles"] and golden["predicted"] == []
