@@ -141,12 +141,12 @@ class HostLink(wiring.Component):
         counter_value: In(32) -- that counter's value.
     """
 
+    def __new__(cls, *, edges, colors, quiet_cycles, out_depth=4, tiles=1):
+        # Checked before the object exists, so a rejected one is not reported as unused.
+        check_link_params(edges, colors, quiet_cycles, out_depth, tiles)
+        return super().__new__(cls, src_loc_at=1)   # warnings point at the caller
+
     def __init__(self, *, edges, colors, quiet_cycles, out_depth=4, tiles=1):
-        try:
-            check_link_params(edges, colors, quiet_cycles, out_depth, tiles)
-        except ValueError:
-            self._MustUse__silence = True
-            raise
         self._edges, self._colors, self._tiles = edges, colors, tiles
         self._quiet_cycles, self._out_depth = quiet_cycles, out_depth
         super().__init__({

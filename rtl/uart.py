@@ -38,15 +38,16 @@ def divisor_for(clk_hz, baud):
     return divisor
 
 
-def _checked(component, divisor):
-    try:
-        return check_divisor(divisor)
-    except ValueError:
-        component._MustUse__silence = True     # a rejected component is not an unused one
-        raise
+class _DivisorChecked:
+    """Checks ``divisor`` in ``__new__``: a rejected divisor raises before the component
+    exists, so Amaranth does not report it as created but never used."""
+
+    def __new__(cls, divisor):
+        check_divisor(divisor)
+        return super().__new__(cls, src_loc_at=1)   # warnings point at the caller
 
 
-class UartTx(wiring.Component):
+class UartTx(_DivisorChecked, wiring.Component):
     """Serialises bytes onto ``tx``.
 
     A byte taken from ``i`` in cycle ``t`` drives its start bit from cycle ``t + 1`` for
@@ -60,7 +61,7 @@ class UartTx(wiring.Component):
     """
 
     def __init__(self, divisor):
-        self._divisor = _checked(self, divisor)
+        self._divisor = divisor
         super().__init__({"i": In(stream.Signature(8)), "tx": Out(1, init=1)})
 
     @property
@@ -87,7 +88,7 @@ class UartTx(wiring.Component):
         return m
 
 
-class UartRx(wiring.Component):
+class UartRx(_DivisorChecked, wiring.Component):
     """Deserialises ``rx`` into bytes on ``o``.
 
     ``rx`` goes through a two-flip-flop synchroniser. A falling edge starts a character; the
@@ -106,7 +107,7 @@ class UartRx(wiring.Component):
     """
 
     def __init__(self, divisor):
-        self._divisor = _checked(self, divisor)
+        self._divisor = divisor
         super().__init__({"rx": In(1, init=1), "o": Out(stream.Signature(8)),
                           "overrun": Out(1), "frame_error": Out(1)})
 

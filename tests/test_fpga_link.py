@@ -12,7 +12,8 @@ import pytest
 from amaranth.back import verilog
 
 from wafer_engine.fabric.model.array_model import ArrayModel
-from wafer_engine.sw.flows.host_array import HOST_ARRAY_NAME, write_host_array_verilog
+from wafer_engine.sw.flows.host_array import (ALL_IDLE_NAME, COUNTER_SELECT_NAME, HOST_ARRAY_NAME,
+                                              TILE_SELECT_NAME, write_host_array_verilog)
 from wafer_engine.fabric.workloads import gemm_program, gemv_program
 from wafer_engine.rtl.board.link_top import LinkTop
 from wafer_engine.rtl.host_link import array_edges
@@ -79,15 +80,26 @@ def test_host_array_adds_idle_and_counter_port_to_the_top(tmp_path):
     text = path.read_text()
     assert f"module {HOST_ARRAY_NAME}(clk, rst, idle, counter_tile, counter_id, counter_value, " \
         in text
-    assert "assign idle = t0_0_idle & t0_1_idle & t1_1_idle & t1_0_idle;" in text
-    # Per tile, counter_id in wafer_engine.rtl.pe.COUNTERS order; then tile row * cols + col.
-    per_tile = re.findall(r"3'd(\d+): t(\d)_(\d)_counter = t(\d)_(\d)_(\w+);", text)
-    assert len(per_tile) == 4 * len(COUNTERS)
-    for k, r, c, r2, c2, name in per_tile:
-        assert (r, c) == (r2, c2) and int(k) == COUNTERS.index(name)
-    tiles = re.findall(r"12'd(\d+): counter_value = t(\d)_(\d)_counter;", text)
+    # The counter read and idle modules are Amaranth's, in the same file as the tile.
+    for name in (COUNTER_SELECT_NAME, TILE_SELECT_NAME, ALL_IDLE_NAME, "tile"):
+        assert re.search(rf"^module {name}\(", text, re.M), name
+    # Per tile, every counter by name into a counter_select beside it; then the tiles by
+    # row * cols + col into the array-level select; idle of every tile into the AND.
+    for r in range(2):
+        for c in range(2):
+            inst = re.search(rf"^  {COUNTER_SELECT_NAME} t{r}_{c}_counter_select \((.*?)\);",
+                             text, re.M | re.S).group(1)
+            assert re.findall(r"\.counters__(\w+)\(t(\d)_(\d)_(\w+)\)", inst) == \
+                [(name, str(r), str(c), name) for name in COUNTERS]
+            assert f".counter_id(counter_id)" in inst and f".value(t{r}_{c}_counter)" in inst
+    inst = re.search(rf"^  {TILE_SELECT_NAME} \w+ \((.*?)\);", text, re.M | re.S).group(1)
+    tiles = re.findall(r"\.values__(\d+)\(t(\d)_(\d)_counter\)", inst)
     assert sorted((int(i), int(r) * 2 + int(c)) for i, r, c in tiles) == [(i, i) for i in range(4)]
-    assert "default: counter_value = 32'd0;" in text
+    assert ".tile(counter_tile)" in inst and ".value(counter_value)" in inst
+    inst = re.search(rf"^  {ALL_IDLE_NAME} \w+ \((.*?)\);", text, re.M | re.S).group(1)
+    idles = re.findall(r"\.tile_idle__(\d+)\(t(\d)_(\d)_idle\)", inst)
+    assert sorted((int(i), int(r) * 2 + int(c)) for i, r, c in idles) == [(i, i) for i in range(4)]
+    assert ".idle(idle)" in inst
 
 
 @pytest.mark.parametrize("window", [6, 7.5, True])

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from wafer_engine.sw.flows.fpga_targets import TARGETS
-from wafer_engine.sw.flows.pin_wrapper import module_ports, pin_wrapper_verilog
+from wafer_engine.sw.flows.pin_wrapper import PIN_WRAPPER_NAME, write_pin_wrapper
 from wafer_engine.sw.flows.pnr import check_fits, resources, synthesize
 from wafer_engine.sw.cli.main import main
 
@@ -71,17 +71,15 @@ def test_pin_wrapper_feeds_every_input_and_folds_every_output(tmp_path):
              "  input b;\n  output [1:0] y;\n  output z;\n"
              "  reg [1:0] q; always @(posedge clk) q <= a[1:0] ^ a[3:2];\n"
              "  assign y = q; assign z = b;\nendmodule\n")
-    ports = module_ports(inner, "m")
-    assert ports == [("input", "clk", 1), ("input", "rst", 1), ("input", "a", 4),
-                     ("input", "b", 1), ("output", "y", 2), ("output", "z", 1)]
-    text = pin_wrapper_verilog(ports, "m")
-    assert ".a(shift[3:0])" in text and ".b(shift[4:4])" in text and ".z(outs[2:2])" in text
-    (tmp_path / "m.v").write_text(inner + text)
-    r = synthesize(tmp_path / "m.v", "wafer_pins", "ice40", tmp_path)
+    ports = [("input", "clk", 1), ("input", "rst", 1), ("input", "a", 4),
+             ("input", "b", 1), ("output", "y", 2), ("output", "z", 1)]
+    wrapper = write_pin_wrapper("m", ports, tmp_path)
+    text = wrapper.read_text()
+    assert ".a(shift[3:0])" in text and ".b(shift[4])" in text
+    (tmp_path / "m.v").write_text(inner)
+    r = synthesize([tmp_path / "m.v", wrapper], PIN_WRAPPER_NAME, "ice40", tmp_path)
     # 5 shift-register bits, the 2 bits of q, the output register: nothing optimised away.
     assert r["estimate"]["ffs"] == 8
-    with pytest.raises(ValueError, match=r"^Module 'nope' not found in the Verilog text$"):
-        module_ports(inner, "nope")
 
 
 def test_too_big_for_the_target_fails_before_place_and_route(capsys, tmp_path):

@@ -1,1 +1,1 @@
-"""FPGA board tops: the array behind a UART host link."""
+"""FPGA tops: the array behind a UART host link on a board, and the iCE40 pin wrapper."""

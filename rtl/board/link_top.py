@@ -17,6 +17,19 @@ ARRAY_MODULE = "wafer_array_idle"
 _SIDE = {Port.N: "n", Port.E: "e", Port.S: "s", Port.W: "w"}
 
 
+def _link_args(rows, cols, colors, divisor, rx_depth, quiet_cycles):
+    """The :class:`HostLink` parameters of a :class:`LinkTop`, every parameter checked
+    (``ValueError`` naming the first bad one)."""
+    for name, value in (("Row count", rows), ("Column count", cols)):
+        check_int(value, 1, 64, name)
+    check_int(rx_depth, 2, 4096, "Receive FIFO depth (bytes)")
+    args = dict(edges=len(array_edges(rows, cols)), colors=colors, tiles=rows * cols,
+                quiet_cycles=quiet_cycles or default_quiet_cycles(rows, cols))
+    check_link_params(**args, out_depth=4)
+    check_divisor(divisor)
+    return args
+
+
 class LinkTop(wiring.Component):
     """UART receiver -> byte FIFO -> :class:`~wafer_engine.rtl.host_link.HostLink` -> UART transmitter,
     around an instance of the ``rows`` x ``cols`` array (module :data:`ARRAY_MODULE`, whose
@@ -36,20 +49,14 @@ class LinkTop(wiring.Component):
     rx: In(1, init=1)
     tx: Out(1, init=1)
 
+    def __new__(cls, *, rows, cols, colors, divisor, rx_depth=64, quiet_cycles=None):
+        # Checked before the object exists, so a rejected one is not reported as unused.
+        _link_args(rows, cols, colors, divisor, rx_depth, quiet_cycles)
+        return super().__new__(cls, src_loc_at=1)   # warnings point at the caller
+
     def __init__(self, *, rows, cols, colors, divisor, rx_depth=64, quiet_cycles=None):
-        try:
-            for name, value in (("Row count", rows), ("Column count", cols)):
-                check_int(value, 1, 64, name)
-            check_int(rx_depth, 2, 4096, "Receive FIFO depth (bytes)")
-            self._edges = array_edges(rows, cols)
-            self._link_args = dict(
-                edges=len(self._edges), colors=colors, tiles=rows * cols,
-                quiet_cycles=quiet_cycles or default_quiet_cycles(rows, cols))
-            check_link_params(**self._link_args, out_depth=4)
-            check_divisor(divisor)
-        except ValueError:
-            self._MustUse__silence = True
-            raise
+        self._edges = array_edges(rows, cols)
+        self._link_args = _link_args(rows, cols, colors, divisor, rx_depth, quiet_cycles)
         self._divisor, self._rx_depth = divisor, rx_depth
         super().__init__()
 

@@ -14,6 +14,9 @@ Top-level ports (``W`` = 38-bit wavelet, ``K`` = colors):
 - ``cfg_i__valid``, ``cfg_i__payload[32]`` in, ``cfg_i__ready`` out: configuration words into tile
   (0, 0); ``cfg_o__*``: words that passed the last tile.
 - ``clk``, ``rst``.
+
+:func:`array_ports` lists them (direction, name, width); the header is written from that list,
+and the iCE40 pin wrapper takes the same list.
 """
 
 import time
@@ -30,7 +33,8 @@ from wafer_engine.rtl.wavelet import Wavelet
 from wafer_engine.fabric.program.program import chain_order, edge_of, neighbour
 from wafer_engine.sw.flows.verilog import write_if_changed
 
-__all__ = ["TOP_NAME", "array_top_verilog", "write_array_verilog", "edge_port"]
+__all__ = ["TOP_NAME", "array_ports", "array_body", "array_top_verilog", "verilog_module",
+           "write_array_verilog", "edge_port"]
 
 #: Module name of the array's top level.
 TOP_NAME = "wafer_array"
@@ -51,30 +55,45 @@ def edge_port(tile, port):
     return _SIDE[port], position
 
 
-def array_top_verilog(rows, cols, colors):
-    """The ``wafer_array`` module text for ``rows`` x ``cols`` tiles with ``colors`` colors."""
+def array_ports(rows, cols, colors):
+    """The ``wafer_array`` ports for ``rows`` x ``cols`` tiles with ``colors`` colors, in
+    header order: ``[(direction, name, width)]``, direction ``"input"`` or ``"output"``, width
+    in bits. The module header is written from this list, so the two always agree."""
+    _check_size(rows, cols)
+    w, k = _WAVELET_BITS, colors
+    ports = [("input", "clk", 1), ("input", "rst", 1)]
+    for side, length in (("n", cols), ("e", rows), ("s", cols), ("w", rows)):
+        for n in range(length):
+            ports += [("input", f"{side}_i__{n}__valid", 1),
+                      ("input", f"{side}_i__{n}__wavelet", w),
+                      ("output", f"{side}_i__{n}__ready", k),
+                      ("output", f"{side}_o__{n}__valid", 1),
+                      ("output", f"{side}_o__{n}__wavelet", w),
+                      ("input", f"{side}_o__{n}__ready", k)]
+    for name, direction in (("cfg_i", ("input", "output")), ("cfg_o", ("output", "input"))):
+        ports += [(direction[0], f"{name}__valid", 1),
+                  (direction[0], f"{name}__payload", WORD_BITS),
+                  (direction[1], f"{name}__ready", 1)]
+    return ports
+
+
+def verilog_module(name, ports, body):
+    """Text of Verilog module ``name`` with ``ports`` (as :func:`array_ports` returns them)
+    declared in its header and ``body`` (lines) inside."""
+    decls = [f"  {d} {'[%d:0] ' % (w - 1) if w > 1 else ''}{n};" for d, n, w in ports]
+    header = f"module {name}(" + ", ".join(n for _, n, _ in ports) + ");"
+    return "\n".join([header] + decls + list(body) + ["endmodule", ""])
+
+
+def array_body(rows, cols, colors):
+    """The inside of ``wafer_array`` (lines): the wires between tiles and the R x C ``tile``
+    instances. Each tile's counters and ``idle`` go to wires ``t<r>_<c>_<counter>`` and
+    ``t<r>_<c>_idle`` that testbenches read and :mod:`wafer_engine.sw.flows.host_array`
+    connects."""
     _check_size(rows, cols)
     inside = lambda t: 0 <= t[0] < rows and 0 <= t[1] < cols
     w, k = _WAVELET_BITS, colors
-    ports, decls, body = ["clk", "rst"], ["  input clk;", "  input rst;"], []
-
-    def port(direction, width, name):
-        ports.append(name)
-        decls.append(f"  {direction} {'[%d:0] ' % (width - 1) if width > 1 else ''}{name};")
-
-    for side, length in (("n", cols), ("e", rows), ("s", cols), ("w", rows)):
-        for n in range(length):
-            port("input", 1, f"{side}_i__{n}__valid")
-            port("input", w, f"{side}_i__{n}__wavelet")
-            port("output", k, f"{side}_i__{n}__ready")
-            port("output", 1, f"{side}_o__{n}__valid")
-            port("output", w, f"{side}_o__{n}__wavelet")
-            port("input", k, f"{side}_o__{n}__ready")
-    for name, direction in (("cfg_i", ("input", "output")), ("cfg_o", ("output", "input"))):
-        port(direction[0], 1, f"{name}__valid")
-        port(direction[0], WORD_BITS, f"{name}__payload")
-        port(direction[1], 1, f"{name}__ready")
-
+    body = []
     # Wires of the link that tile (r, c) drives out of its port p: t<r>_<c>_<p>_*.
     for r in range(rows):
         for c in range(cols):
@@ -128,8 +147,13 @@ def array_top_verilog(rows, cols, colors):
         conns.append(f".idle({stem}_idle)")
         body.append(f"  tile tile_{tile[0]}_{tile[1]} (\n    " + ",\n    ".join(conns) + "\n  );")
 
-    return "\n".join([f"module {TOP_NAME}(" + ", ".join(ports) + ");"] + decls + body
-                     + ["endmodule", ""])
+    return body
+
+
+def array_top_verilog(rows, cols, colors):
+    """The ``wafer_array`` module text for ``rows`` x ``cols`` tiles with ``colors`` colors."""
+    return verilog_module(TOP_NAME, array_ports(rows, cols, colors),
+                          array_body(rows, cols, colors))
 
 
 def write_array_verilog(rows, cols, out_dir, *, colors=4, depth=2, **pe_params):

@@ -21,7 +21,8 @@ from wafer_engine.rtl.uart import divisor_for
 
 from wafer_engine.sw.flows.fpga_build import BUILD_ROOT, _check_size, describe
 from wafer_engine.sw.flows.fpga_targets import target as find_target
-from wafer_engine.sw.flows.host_array import write_host_array_verilog
+from wafer_engine.sw.flows.host_array import (HOST_ARRAY_NAME, host_array_ports,
+                                              write_host_array_verilog)
 from wafer_engine.sw.flows.pnr import check_fits, overflows, resources, synthesize
 
 __all__ = ["BoardSpec", "BOARDS", "board", "build_board"]
@@ -108,12 +109,12 @@ def build_board(name, *, rows=None, cols=None, out_dir=None, baud=115200, seed=B
     work = Path(out_dir) if out_dir else BUILD_ROOT / f"board_{name}_{rows}x{cols}"
     start = time.monotonic()
     array = write_host_array_verilog(rows, cols, work / "array", **params._asdict())
-    files, top = [array], "wafer_array_idle"
+    files, top = [array], HOST_ARRAY_NAME
     if tgt.family == "ice40":
-        from wafer_engine.sw.flows.pin_wrapper import module_ports, pin_wrapper_verilog
-        wrapper = work / "array" / "wafer_pins.v"
-        wrapper.write_text(pin_wrapper_verilog(module_ports(array.read_text(), top), top))
-        files, top = [array, wrapper], "wafer_pins"
+        from wafer_engine.sw.flows.pin_wrapper import PIN_WRAPPER_NAME, write_pin_wrapper
+        wrapper = write_pin_wrapper(top, host_array_ports(rows, cols, params.colors),
+                                    work / "array")
+        files, top = [array, wrapper], PIN_WRAPPER_NAME
     estimate = synthesize(files, top, tgt.family, work / "array", keep=("tile",))
     check_fits(estimate["estimate"], tgt, describe(rows, cols, params))
 

@@ -1,8 +1,9 @@
 """One R x C array through synthesis and place-and-route on one FPGA target.
 
 The array Verilog is :func:`wafer_engine.sw.flows.array_verilog.write_array_verilog`'s (top ``wafer_array``); on
-iCE40 it is wrapped by :mod:`wafer_engine.sw.flows.pin_wrapper` so its ports fit the package. Synthesis keeps
-the ``tile`` hierarchy (one tile mapped, R x C instances), and its cell counts are checked
+iCE40 it is wrapped by :class:`wafer_engine.rtl.board.pin_wrapper.PinWrapper` (ports from
+:func:`~wafer_engine.sw.flows.array_verilog.array_ports`) so its ports fit the package.
+Synthesis keeps the ``tile`` hierarchy (one tile mapped, R x C instances), and its cell counts are checked
 against the device before place-and-route, so an array that cannot fit fails in about a minute
 instead of after a long placement.
 """
@@ -13,9 +14,9 @@ from pathlib import Path
 from wafer_engine.rtl.pe.params import check_pe_params
 from wafer_engine.rtl.router import check_depth
 
-from wafer_engine.sw.flows.array_verilog import TOP_NAME, write_array_verilog
+from wafer_engine.sw.flows.array_verilog import TOP_NAME, array_ports, write_array_verilog
 from wafer_engine.sw.flows.fpga_targets import target as find_target
-from wafer_engine.sw.flows.pin_wrapper import module_ports, pin_wrapper_verilog
+from wafer_engine.sw.flows.pin_wrapper import PIN_WRAPPER_NAME, write_pin_wrapper
 from wafer_engine.sw.flows.pnr import CapacityError, check_fits, place_and_route, synthesize
 from wafer_engine.sw.paths import BUILD_DIR
 
@@ -71,10 +72,8 @@ def build_array(rows, cols, target="ecp5-85k", work_dir=None, *, depth=2, freq_m
     verilog, _ = write_array_verilog(rows, cols, work, depth=depth, **params._asdict())
     files, top = [verilog], TOP_NAME
     if tgt.family == "ice40":
-        ports = module_ports(verilog.read_text(), TOP_NAME)
-        wrapper = work / "wafer_pins.v"
-        wrapper.write_text(pin_wrapper_verilog(ports, TOP_NAME))
-        files, top = [verilog, wrapper], "wafer_pins"
+        wrapper = write_pin_wrapper(TOP_NAME, array_ports(rows, cols, params.colors), work)
+        files, top = [verilog, wrapper], PIN_WRAPPER_NAME
     synth = synthesize(files, top, tgt.family, work, keep=("tile",))
     check_fits(synth["estimate"], tgt, describe(rows, cols, params))
     try:

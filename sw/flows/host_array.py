@@ -1,68 +1,107 @@
-"""The array Verilog for the host link: ``wafer_array`` plus an ``idle`` output.
+"""The array Verilog for the host link: the array's tiles plus an ``idle`` output and a
+counter read port.
 
-The host link needs to know when the array has gone quiet and to read the PE counters, and
-``wafer_array`` keeps each PE's ``idle`` and counters on internal wires (``t<r>_<c>_idle``,
-``t<r>_<c>_<counter>``). This writes the same file as :func:`wafer_engine.sw.flows.array_verilog.write_array_verilog`
-with the top renamed to :data:`HOST_ARRAY_NAME` and more ports: ``idle``, the AND of every
-tile's, and a counter read port: ``counter_value`` (32 bits, combinational) is the counter
-``counter_id`` (:data:`wafer_engine.rtl.pe.COUNTERS` order) of tile ``counter_tile`` (``row * cols +
-col``), 0 for a tile outside the array. Nothing else changes: the tile module and the
-wiring are the array's own.
+The host link needs to know when the array has gone quiet and to read the PE counters. The
+top :data:`HOST_ARRAY_NAME` has the ports of ``wafer_array``
+(:func:`~wafer_engine.sw.flows.array_verilog.array_ports`) and more: ``idle``, high when every
+tile is idle, and the counter read port: ``counter_value`` (32 bits, combinational) is the
+counter ``counter_id`` (:data:`wafer_engine.rtl.pe.COUNTERS` order) of tile ``counter_tile``
+(``row * cols + col``), 0 for a tile outside the array. Inside, the tiles and their wiring
+are the array's own (:func:`~wafer_engine.sw.flows.array_verilog.array_body`); the extra logic
+is Amaranth's: a :class:`~wafer_engine.rtl.counter_read.CounterSelect` beside each tile, one
+:class:`~wafer_engine.rtl.counter_read.TileCounterSelect` over the tiles and an
+:class:`~wafer_engine.rtl.all_idle.AllIdle`, each converted once and instantiated by module
+name, as the tile is.
 """
 
 from pathlib import Path
 
+from amaranth.back import verilog
+
+from wafer_engine.rtl.all_idle import AllIdle
+from wafer_engine.rtl.board.link_top import ARRAY_MODULE
+from wafer_engine.rtl.counter_read import (COUNTER_BITS, CounterSelect, TileCounterSelect,
+                                           check_tile_count)
 from wafer_engine.rtl.host_link import COUNTER_ID_BITS, TILE_BITS
 from wafer_engine.rtl.pe import COUNTERS
+from wafer_engine.rtl.pe.params import check_pe_params
 
-from wafer_engine.sw.flows.array_verilog import TOP_NAME, write_array_verilog
-from wafer_engine.fabric.program.program import chain_order
+from wafer_engine.sw.flows.array_verilog import (array_body, array_ports, array_top_verilog,
+                                                 verilog_module, write_array_verilog)
 from wafer_engine.sw.flows.verilog import write_if_changed
 
-__all__ = ["HOST_ARRAY_NAME", "host_array_text", "write_host_array_verilog"]
+__all__ = ["HOST_ARRAY_NAME", "COUNTER_SELECT_NAME", "TILE_SELECT_NAME", "ALL_IDLE_NAME",
+           "host_array_ports", "host_array_top_verilog", "host_array_components",
+           "write_host_array_verilog"]
 
-#: Module name of the array with ``idle``.
-HOST_ARRAY_NAME = "wafer_array_idle"
+#: Module name of the array with ``idle`` and the counter read port (the one the link top
+#: instantiates).
+HOST_ARRAY_NAME = ARRAY_MODULE
+#: Module names of the Amaranth components the top instantiates.
+COUNTER_SELECT_NAME = "counter_select"
+TILE_SELECT_NAME = "counter_tile_select"
+ALL_IDLE_NAME = "all_idle"
+
+_EXTRA_PORTS = [("output", "idle", 1), ("input", "counter_tile", TILE_BITS),
+                ("input", "counter_id", COUNTER_ID_BITS), ("output", "counter_value", COUNTER_BITS)]
 
 
-def host_array_text(array_text, rows, cols):
-    """``array_text`` (the whole :func:`~wafer_engine.sw.flows.array_verilog.write_array_verilog` file) with its top
-    turned into :data:`HOST_ARRAY_NAME` with an ``idle`` output and the counter read port."""
-    head = f"module {TOP_NAME}(clk, rst, "
-    start = array_text.index(head)
-    tail = array_text.rindex("endmodule")
-    idles = " & ".join(f"t{r}_{c}_idle" for r, c in chain_order(rows, cols))
-    top = array_text[start:tail]
-    top = top.replace(head, f"module {HOST_ARRAY_NAME}(clk, rst, idle, counter_tile, "
-                            f"counter_id, counter_value, ", 1)
-    top = top.replace("  input rst;\n", f"  input rst;\n  output idle;\n"
-                      f"  input [{TILE_BITS - 1}:0] counter_tile;\n"
-                      f"  input [{COUNTER_ID_BITS - 1}:0] counter_id;\n"
-                      f"  output reg [31:0] counter_value;\n", 1)
-    # Two levels: each tile's counters are selected next to the tile, so only 32 wires per
-    # tile run to the link (one flat case over every counter bit made a routing hot spot).
-    mux = []
+def host_array_ports(rows, cols, colors):
+    """The :data:`HOST_ARRAY_NAME` ports, ``[(direction, name, width)]`` in header order:
+    ``clk``, ``rst``, ``idle``, ``counter_tile``, ``counter_id``, ``counter_value``, then
+    the edge and configuration ports of
+    :func:`~wafer_engine.sw.flows.array_verilog.array_ports`."""
+    ports = array_ports(rows, cols, colors)
+    return ports[:2] + _EXTRA_PORTS + ports[2:]
+
+
+def host_array_top_verilog(rows, cols, colors):
+    """The :data:`HOST_ARRAY_NAME` module text (needs the ``tile`` module and the modules of
+    :func:`host_array_components`)."""
+    ports = host_array_ports(rows, cols, colors)
+    check_tile_count(rows * cols)
+    body = array_body(rows, cols, colors)
+    body.append("  wire [31:0] " + ", ".join(f"t{r}_{c}_counter" for r in range(rows)
+                                             for c in range(cols)) + ";")
     for r in range(rows):
         for c in range(cols):
             stem = f"t{r}_{c}"
-            mux += [f"  reg [31:0] {stem}_counter;", "  always @* begin",
-                    "    case (counter_id)",
-                    *(f"      {COUNTER_ID_BITS}'d{k}: {stem}_counter = {stem}_{name};"
-                      for k, name in enumerate(COUNTERS)),
-                    f"      default: {stem}_counter = 32'd0;", "    endcase", "  end"]
-    mux += ["  always @* begin", "    case (counter_tile)",
-            *(f"      {TILE_BITS}'d{r * cols + c}: counter_value = t{r}_{c}_counter;"
-              for r in range(rows) for c in range(cols)),
-            "      default: counter_value = 32'd0;", "    endcase", "  end"]
-    return (array_text[:start] + top + f"  assign idle = {idles};\n" + "\n".join(mux) + "\n"
-            + array_text[tail:])
+            conns = [f".counters__{name}({stem}_{name})" for name in COUNTERS]
+            conns += [".counter_id(counter_id)", f".value({stem}_counter)"]
+            body.append(f"  {COUNTER_SELECT_NAME} {stem}_counter_select (\n    "
+                        + ",\n    ".join(conns) + "\n  );")
+    index = [(r * cols + c, f"t{r}_{c}") for r in range(rows) for c in range(cols)]
+    conns = [f".values__{k}({stem}_counter)" for k, stem in index]
+    conns += [".tile(counter_tile)", ".value(counter_value)"]
+    body.append(f"  {TILE_SELECT_NAME} counter_read (\n    " + ",\n    ".join(conns) + "\n  );")
+    conns = [f".tile_idle__{k}({stem}_idle)" for k, stem in index] + [".idle(idle)"]
+    body.append(f"  {ALL_IDLE_NAME} idle_and (\n    " + ",\n    ".join(conns) + "\n  );")
+    return verilog_module(HOST_ARRAY_NAME, ports, body)
+
+
+def host_array_components(rows, cols):
+    """``{module name: component}``: the Amaranth modules :data:`HOST_ARRAY_NAME`
+    instantiates besides ``tile``."""
+    return {COUNTER_SELECT_NAME: CounterSelect(),
+            TILE_SELECT_NAME: TileCounterSelect(rows * cols),
+            ALL_IDLE_NAME: AllIdle(rows * cols)}
 
 
 def write_host_array_verilog(rows, cols, out_dir, **params):
-    """Write ``out_dir/wafer_array_idle.v`` (see :func:`host_array_text`) for an R x C array
-    with ``params`` (``colors``, ``depth`` and the PE's); returns its path."""
+    """Write ``out_dir/wafer_array_idle.v`` for an R x C array with ``params`` (``colors``,
+    ``depth`` and the PE's): the ``tile`` module, the counter read and idle modules and the
+    :data:`HOST_ARRAY_NAME` top. Returns its path."""
     out_dir = Path(out_dir)
     array, _ = write_array_verilog(rows, cols, out_dir, **params)
+    colors = check_pe_params(**{k: v for k, v in params.items() if k != "depth"}).colors
+    # The array file is the tile's Verilog followed by the wafer_array top: keep the former.
+    text, top = array.read_text(), array_top_verilog(rows, cols, colors)
+    if not text.endswith(top):
+        raise RuntimeError(f"{array} does not end with the wafer_array top")
+    parts = [text[:len(text) - len(top)]]
+    parts += [verilog.convert(component, name=name, emit_src=False) + "\n"
+              for name, component in host_array_components(rows, cols).items()]
+    parts.append(host_array_top_verilog(rows, cols, colors))
     path = out_dir / f"{HOST_ARRAY_NAME}.v"
-    write_if_changed(path, host_array_text(array.read_text(), rows, cols))
+    write_if_changed(path, "".join(parts))
     return path
