@@ -38,12 +38,6 @@ _WAVELET_BITS = Wavelet.as_shape().size
 _SIDE = {Port.N: "n", Port.E: "e", Port.S: "s", Port.W: "w"}
 
 
-def _check_size(rows, cols):
-    for name, value in (("Row count", rows), ("Column count", cols)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
-
-
 def edge_port(tile, port):
     """Name prefix of the top's edge links that ``port`` of ``tile`` faces, without the
     ``_i``/``_o`` direction: ``("n", column)`` style, as ``"n", 3``."""
@@ -51,9 +45,10 @@ def edge_port(tile, port):
     return _SIDE[port], position
 
 
-def array_top_verilog(rows, cols, colors):
-    """The ``wafer_array`` module text for ``rows`` x ``cols`` tiles with ``colors`` colors."""
-    _check_size(rows, cols)
+def array_top_verilog(params):
+    """The ``wafer_array`` module text for the array ``params`` (an
+    :class:`~wafer_engine.rtl.params.ArrayParams`: its rows, columns and colors)."""
+    rows, cols, colors = params.rows, params.cols, params.colors
     inside = lambda t: 0 <= t[0] < rows and 0 <= t[1] < cols
     w, k = _WAVELET_BITS, colors
     ports, decls, body = ["clk", "rst"], ["  input clk;", "  input rst;"], []
@@ -132,14 +127,13 @@ def array_top_verilog(rows, cols, colors):
                      + ["endmodule", ""])
 
 
-def write_array_verilog(rows, cols, out_dir, *, colors=4, depth=2, **pe_params):
-    """Write ``out_dir/wafer_array.v``: the ``tile`` module (and its submodules) and the
-    ``wafer_array`` top. Returns ``(path, seconds)``: the file and the generation time."""
-    _check_size(rows, cols)
+def write_array_verilog(params, out_dir):
+    """Write ``out_dir/wafer_array.v`` for the array ``params`` (an
+    :class:`~wafer_engine.rtl.params.ArrayParams`): the ``tile`` module (and its submodules) and
+    the ``wafer_array`` top. Returns ``(path, seconds)``: the file and the generation time."""
     start = time.perf_counter()
-    tile = Tile(colors=colors, depth=depth, **pe_params)
-    text = verilog.convert(tile, name="tile", emit_src=False)
-    text += "\n" + array_top_verilog(rows, cols, colors)
+    text = verilog.convert(Tile(params), name="tile", emit_src=False)
+    text += "\n" + array_top_verilog(params)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{TOP_NAME}.v"

@@ -58,11 +58,11 @@ def host_array_text(array_text, rows, cols):
             + array_text[tail:])
 
 
-def write_host_array_verilog(rows, cols, out_dir, **params):
-    """Write ``out_dir/wafer_array_idle.v`` (see :func:`host_array_text`) for an R x C array
-    with ``params`` (``colors``, ``depth`` and the PE's); returns its path."""
+def write_host_array_verilog(params, out_dir):
+    """Write ``out_dir/wafer_array_idle.v`` (see :func:`host_array_text`) for the array
+    ``params`` (an :class:`~wafer_engine.rtl.params.ArrayParams`); returns its path."""
     out_dir = Path(out_dir)
-    array, _ = write_array_verilog(rows, cols, out_dir, **params)
+    array, _ = write_array_verilog(params, out_dir)
     path = out_dir / f"{HOST_ARRAY_NAME}.v"
-    write_if_changed(path, host_array_text(array.read_text(), rows, cols))
+    write_if_changed(path, host_array_text(array.read_text(), params.rows, params.cols))
     return path
