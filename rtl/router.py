@@ -8,20 +8,10 @@ from amaranth.lib.wiring import In, Out
 from wafer_engine.rtl.arbiter import RoundRobin
 from wafer_engine.rtl.ports import PORTS, Port
 from wafer_engine.rtl.route import RouteConfigSignature, RouteEntry, check_routes
+from wafer_engine.rtl.params import check_depth
 from wafer_engine.rtl.wavelet import LinkSignature, check_colors
 
-__all__ = ["Router", "MAX_DEPTH", "check_depth"]
-
-#: Largest per-color buffer depth accepted (wavelets); deeper buffers only cost area.
-MAX_DEPTH = 64
-
-
-def check_depth(depth):
-    """Validate a per-color buffer depth; returns it."""
-    if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= MAX_DEPTH:
-        raise ValueError(f"Buffer depth must be an integer between 1 and {MAX_DEPTH}, "
-                         f"not {depth!r}")
-    return depth
+__all__ = ["Router"]
 
 
 class _Entry(data.Struct):
@@ -47,7 +37,8 @@ class Router(wiring.Component):
 
     Parameters:
         colors: number of colors, 1..24.
-        depth: per-(input, color) FIFO depth in wavelets, 1..64.
+        depth: per-(input, color) FIFO depth in wavelets, 1..64 (an array's default:
+            :attr:`wafer_engine.rtl.params.ArrayParams.depth`).
         routes: initial route table, ``{color: Route}``; colors not named have no route.
 
     Attributes:
@@ -56,14 +47,18 @@ class Router(wiring.Component):
         cfg: In(RouteConfigSignature()) -- route table write port.
     """
 
-    def __init__(self, *, colors=4, depth=2, routes=None):
-        try:
-            self._colors = check_colors(colors)
-            self._depth = check_depth(depth)
-            self._routes = check_routes(routes, colors)
-        except ValueError:
-            self._MustUse__silence = True  # a rejected router is not an unused one
-            raise
+    def __new__(cls, *, colors, depth, routes=None):
+        # Checked before the component exists, so a rejected router is not reported as an
+        # elaboratable created and never used.
+        check_colors(colors)
+        check_depth(depth)
+        check_routes(routes, colors)
+        return super().__new__(cls, src_loc_at=1)
+
+    def __init__(self, *, colors, depth, routes=None):
+        self._colors = colors
+        self._depth = depth
+        self._routes = check_routes(routes, colors)
         super().__init__({
             "i": In(LinkSignature(colors)).array(len(PORTS)),
             "o": Out(LinkSignature(colors)).array(len(PORTS)),

@@ -6,9 +6,9 @@ from amaranth.lib.wiring import In, Out
 
 from wafer_engine.rtl.config_chain import WORD_BITS, ConfigDest, ConfigNode
 from wafer_engine.rtl.pe import COUNTERS, CountersSignature, Pe, Target
-from wafer_engine.rtl.pe.params import check_pe_params
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.rtl.ports import Port
-from wafer_engine.rtl.router import Router, check_depth
+from wafer_engine.rtl.router import Router
 from wafer_engine.rtl.wavelet import LinkSignature
 
 __all__ = ["Tile", "MESH_PORTS"]
@@ -26,8 +26,8 @@ class Tile(wiring.Component):
     and accumulators (``TASK``, ``MEM``, ``ACC``). Load configuration before traffic: the PE
     takes writes only while idle.
 
-    Parameters: ``colors`` (1..24), router ``depth`` (1..64) and the PE's parameters
-    (``mem_words``, ``acc_words``, ``max_len``, ``in_depth``, ``out_depth``).
+    Parameters: an :class:`wafer_engine.rtl.params.ArrayParams` (default: the default array);
+    a tile uses its router ``depth`` and its ``pe``, not its shape.
 
     Attributes:
         i: In(LinkSignature(colors)).array(4) -- links from the N, E, S, W neighbours.
@@ -38,13 +38,9 @@ class Tile(wiring.Component):
         idle: Out(1) -- the PE has nothing queued or in flight.
     """
 
-    def __init__(self, *, colors=4, depth=2, **pe_params):
-        try:
-            self._pe_params = check_pe_params(colors=colors, **pe_params)
-            self._depth = check_depth(depth)
-        except ValueError:
-            self._MustUse__silence = True
-            raise
+    def __init__(self, params=None):
+        self._params = params = ArrayParams() if params is None else params
+        colors = params.colors
         super().__init__({
             "i": In(LinkSignature(colors)).array(len(MESH_PORTS)),
             "o": Out(LinkSignature(colors)).array(len(MESH_PORTS)),
@@ -55,13 +51,18 @@ class Tile(wiring.Component):
         })
 
     @property
+    def params(self):
+        """The :class:`wafer_engine.rtl.params.ArrayParams` this tile was built with."""
+        return self._params
+
+    @property
     def colors(self):
-        return self._pe_params.colors
+        return self._params.colors
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.router = router = Router(colors=self.colors, depth=self._depth)
-        m.submodules.pe = pe = Pe(**self._pe_params._asdict())
+        m.submodules.router = router = Router(colors=self.colors, depth=self._params.depth)
+        m.submodules.pe = pe = Pe(self._params.pe)
         m.submodules.cfg = node = ConfigNode()
 
         for n, port in enumerate(MESH_PORTS):

@@ -11,6 +11,7 @@ from wafer_engine.fabric.workloads.gemm import (DRAIN_COLOR, PARTIAL_COLORS, W_C
                                    gemm_program)
 from wafer_engine.rtl.ports import Port
 from wafer_engine.tb.array.test_gemm import reference
+from wafer_engine.rtl.params import ArrayParams
 
 #: PE of the model-only runs: drains up to 512 accumulators (M x batch slice).
 PE = dict(colors=3, mem_words=1024, acc_words=1024, max_len=512)
@@ -35,7 +36,7 @@ def test_gemm_model_matches_numpy(rows, cols, m, n, batch, density, relu):
     rng = np.random.default_rng(rows * 100 + cols * 10 + m)
     w = rng.standard_normal((m, n)) * (rng.random((m, n)) < density)
     x = rng.standard_normal((n, batch))
-    work = gemm_program(w, x, rows, cols, relu=relu, **PE)
+    work = gemm_program(w, x, ArrayParams.build(rows=rows, cols=cols, **PE), relu=relu)
     model, _ = run_model(work)
     y = collect_matrix([model.outputs[o] for o in work.outputs], m, batch)
     ref, bound = reference(w, x, cols, relu)
@@ -55,7 +56,7 @@ def test_gemm_layout_and_streams():
     """The encodings of docs/workloads.md, checked on a 2 x 2 program by hand."""
     w = np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]])           # M = 2, N = 3
     x = np.arange(1.0, 10.0).reshape(3, 3)                       # B = 3
-    work = gemm_program(w, x, rows=2, cols=2)
+    work = gemm_program(w, x, ArrayParams.build(rows=2, cols=2))
     # Columns own features {0, 1} and {2}; rows own batch columns {0, 1} and {2}.
     pe01 = work.program.pes[(0, 1)]
     assert pe01.tasks[W_COLOR].jbits == 0 and pe01.tasks[W_COLOR].len == 2
@@ -90,7 +91,7 @@ def test_gemm_color_count_does_not_matter():
     w, x = rng.standard_normal((6, 7)), rng.standard_normal((7, 5))
     runs = []
     for colors in (3, 24):
-        work = gemm_program(w, x, rows=2, cols=3, colors=colors)
+        work = gemm_program(w, x, ArrayParams.build(rows=2, cols=3, colors=colors))
         model, cycles = run_model(work)
         runs.append((collect_matrix([model.outputs[o] for o in work.outputs], 6, 5), cycles))
     (y3, cycles3), (y24, cycles24) = runs
@@ -108,7 +109,7 @@ def test_gemm_cycles(rows, cols):
     rng = np.random.default_rng(1)
     w = rng.standard_normal((32, 16 * cols))
     x = rng.standard_normal((16 * cols, 4 * rows))
-    work = gemm_program(w, x, rows, cols, **PE)
+    work = gemm_program(w, x, ArrayParams.build(rows=rows, cols=cols, **PE))
     _, cycles = run_model(work)
     assert cycles == [2048 + 13 + rows, 128 + 16 * cols + rows - 1]
 
@@ -131,8 +132,8 @@ def _ones(shape):
                                r"\(4, 2\)"),
     ((3,), (3, 2), 1, 1, {}, r"Matrix W of shape \(3,\) cannot multiply X of shape \(3, 2\)"),
     ((0, 3), (3, 2), 1, 1, {}, r"W and X must not be empty, not shapes \(0, 3\) and \(3, 2\)"),
-    ((3, 4), (4, 2), 0, 1, {}, r"Row count must be a positive integer, not 0"),
-    ((3, 4), (4, 2), 1, 2.0, {}, r"Column count must be a positive integer, not 2.0"),
+    ((3, 4), (4, 2), 0, 1, {}, r"Row count must be an integer between 1 and 1024, not 0"),
+    ((3, 4), (4, 2), 1, 2.0, {}, r"Column count must be an integer between 1 and 1024, not 2.0"),
     ((3, 4), (4, 2), 1, 1, {"colors": 2},
      r"The GEMM mapping needs 3 colors \(weights and two partial-sum colors\); the PE has 2"),
     ((3, 3), (3, 8), 2, 4, {},
@@ -161,7 +162,7 @@ def _ones(shape):
 ])
 def test_gemm_errors(w_shape, x_shape, rows, cols, pe, message):
     with pytest.raises(ValueError, match=f"^{message}$"):
-        gemm_program(_ones(w_shape), _ones(x_shape), rows, cols, **pe)
+        gemm_program(_ones(w_shape), _ones(x_shape), ArrayParams.build(rows=rows, cols=cols, **pe))
 
 
 @pytest.mark.parametrize("which,bad,message", [
@@ -173,15 +174,15 @@ def test_gemm_rejects_non_finite(which, bad, message):
     w, x = np.ones((3, 4)), np.ones((4, 2))
     (w if which == "w" else x)[1, 1] = bad
     with pytest.raises(ValueError, match=f"^{message}$"):
-        gemm_program(w, x, 1, 1)
+        gemm_program(w, x, ArrayParams.build(rows=1, cols=1))
 
 
 def test_gemm_errors_come_before_the_program():
     """The mapping's own limits are reported, not the PE program's generic len check."""
     with pytest.raises(ValueError, match=r"max_len 64$"):
-        gemm_program(np.ones((65, 2)), np.ones((2, 1)), 1, 1)
+        gemm_program(np.ones((65, 2)), np.ones((2, 1)), ArrayParams.build(rows=1, cols=1))
     # At the limit it fits: 64 x 1 accumulators on the default PE.
-    work = gemm_program(np.ones((64, 2)), np.ones((2, 1)), 1, 1)
+    work = gemm_program(np.ones((64, 2)), np.ones((2, 1)), ArrayParams.build(rows=1, cols=1))
     model, _ = run_model(work)
     y = collect_matrix([model.outputs[o] for o in work.outputs], 64, 1)
     assert np.array_equal(y, np.full((64, 1), 2.0, dtype=np.float32))

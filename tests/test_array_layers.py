@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from wafer_engine.fabric.model.array_model import ArrayModel
-from wafer_engine.fabric.model.fast_model import gemm_fast
+from wafer_engine.fabric.fast.gemm import gemm_fast
 from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
 from wafer_engine.fabric.workloads.layers import SCATTER_COLOR, load_program, run_stages, two_layer_program
 from wafer_engine.rtl.ports import Port
 from wafer_engine.tb.array.test_gemm import reference
+from wafer_engine.rtl.params import ArrayParams
 
 PE = dict(colors=3, mem_words=1024, acc_words=1024, max_len=512)
 
@@ -41,11 +42,11 @@ def _operands(m1, n1, m2, batch, density, seed):
                          ids=[f"{r}x{c}-d{d}" for r, c, _, _, _, _, d in CASES])
 def test_two_layers(rows, cols, m1, n1, m2, batch, density, relu2):
     w1, x, w2 = _operands(m1, n1, m2, batch, density, seed=rows * 10 + cols)
-    stages = two_layer_program(w1, x, w2, rows, cols, relu2=relu2, **PE)
+    stages = two_layer_program(w1, x, w2, ArrayParams.build(rows=rows, cols=cols, **PE), relu2=relu2)
     model, cycles, span = run_stages(stages)
     y2 = collect_matrix([model.outputs[o] for o in stages[-1].work.outputs], m2, batch)
-    y1, _ = gemm_fast(w1, x, rows, cols, relu=True, **PE)
-    want, _ = gemm_fast(w2, y1, rows, cols - 1, relu=relu2, **PE)
+    y1, _ = gemm_fast(w1, x, ArrayParams.build(rows=rows, cols=cols, **PE), relu=True)
+    want, _ = gemm_fast(w2, y1, ArrayParams.build(rows=rows, cols=cols - 1, **PE), relu=relu2)
     assert np.array_equal(_bits(y2), _bits(want))
     ref1, bound1 = reference(w1, x, cols, relu=True)
     assert np.all(np.abs(y1 - ref1) <= bound1)
@@ -65,9 +66,9 @@ def test_scatter_fills_the_layer2_blocks():
     the block base plus J2_c.start * L, and the last column stored nothing."""
     rows, cols, m1, n1, m2, batch = 2, 3, 6, 7, 4, 5
     w1, x, w2 = _operands(m1, n1, m2, batch, 1.0, seed=4)
-    stages = two_layer_program(w1, x, w2, rows, cols, **PE)
+    stages = two_layer_program(w1, x, w2, ArrayParams.build(rows=rows, cols=cols, **PE))
     model, _, _ = run_stages(stages[:2])
-    y1, _ = gemm_fast(w1, x, rows, cols, relu=True, **PE)
+    y1, _ = gemm_fast(w1, x, ArrayParams.build(rows=rows, cols=cols, **PE), relu=True)
     y1_bits = y1.astype(np.float16).view(np.uint16)
     base = 3 * 3            # |J1_0| x L_0: 3 features of X in column 0, 3 batch columns in row 0
     for r, (b0, length) in enumerate([(0, 3), (3, 2)]):
@@ -86,7 +87,7 @@ def test_one_burst_deadlocks():
     on each other's full FIFOs, and the array never goes quiet. (Positive W1 and X: every
     result is sent.) The same stages in bursts complete, with the right Y2."""
     w1, x, w2 = _operands(64, 8, 3, 4, 1.0, seed=1)
-    stages = two_layer_program(np.abs(w1), np.abs(x), w2, 1, 4, **PE)
+    stages = two_layer_program(np.abs(w1), np.abs(x), w2, ArrayParams.build(rows=1, cols=4, **PE))
     model, _, _ = run_stages(stages[:1])
     scatter = stages[1].work
     load_program(model, scatter.program)
@@ -98,14 +99,14 @@ def test_one_burst_deadlocks():
         model.run(one_burst, max_cycles=5000)
     model, _, _ = run_stages(stages)
     y2 = collect_matrix([model.outputs[o] for o in stages[-1].work.outputs], 3, 4)
-    y1, _ = gemm_fast(np.abs(w1), np.abs(x), 1, 4, relu=True, **PE)
-    assert np.array_equal(_bits(y2), _bits(gemm_fast(w2, y1, 1, 3, **PE)[0]))
+    y1, _ = gemm_fast(np.abs(w1), np.abs(x), ArrayParams.build(rows=1, cols=4, **PE), relu=True)
+    assert np.array_equal(_bits(y2), _bits(gemm_fast(w2, y1, ArrayParams.build(rows=1, cols=3, **PE))[0]))
 
 
 def test_scatter_routes_and_filters():
     """The scatter stage's color-0 routes: west along each row from the last column's PE,
     delivered to each PE only for its layer-2 features, index i * L + b."""
-    stages = two_layer_program(np.ones((7, 6)), np.ones((6, 4)), np.ones((3, 7)), 2, 3, **PE)
+    stages = two_layer_program(np.ones((7, 6)), np.ones((6, 4)), np.ones((3, 7)), ArrayParams.build(rows=2, cols=3, **PE))
     program = stages[1].work.program
     length = 2
     assert program.route((0, 2), SCATTER_COLOR).rx == {Port.RAMP}
@@ -124,7 +125,7 @@ def test_load_program_keeps_memory_and_matches_a_fresh_model():
     except for what the program lists, and a second run gives the first run's results."""
     rng = np.random.default_rng(2)
     w, x = rng.standard_normal((5, 6)), rng.standard_normal((6, 4))
-    work = gemm_program(w, x, 2, 2, **PE)
+    work = gemm_program(w, x, ArrayParams.build(rows=2, cols=2, **PE))
     model = ArrayModel(work.program)
     first = [model.run(phase) for phase in work.phases]
     outputs = {e: list(s) for e, s in model.outputs.items()}
@@ -138,7 +139,7 @@ def test_load_program_keeps_memory_and_matches_a_fresh_model():
     assert [[w for _, w in model.outputs[e]] for e in sorted(model.outputs)] == \
         [[w for _, w in outputs[e]] for e in sorted(outputs)]
     y = collect_matrix([model.outputs[o] for o in work.outputs], 5, 4)
-    assert np.array_equal(_bits(y), _bits(gemm_fast(w, x, 2, 2, **PE)[0]))
+    assert np.array_equal(_bits(y), _bits(gemm_fast(w, x, ArrayParams.build(rows=2, cols=2, **PE))[0]))
 
 
 @pytest.mark.parametrize("args,kwargs,message", [
@@ -161,13 +162,13 @@ def test_load_program_keeps_memory_and_matches_a_fresh_model():
 ])
 def test_two_layer_errors(args, kwargs, message):
     with pytest.raises(ValueError) as info:
-        two_layer_program(*args, **{**PE, **kwargs})
+        two_layer_program(*args[:3], ArrayParams.build(**{**PE, **dict(zip(("rows", "cols"), args[3:])), **kwargs}))
     assert message in str(info.value)
 
 
 def test_load_program_rejects_another_array():
-    model = ArrayModel(gemm_program(np.ones((3, 4)), np.ones((4, 2)), 2, 2, **PE).program)
-    other = gemm_program(np.ones((3, 4)), np.ones((4, 2)), 1, 2, **PE).program
+    model = ArrayModel(gemm_program(np.ones((3, 4)), np.ones((4, 2)), ArrayParams.build(rows=2, cols=2, **PE)).program)
+    other = gemm_program(np.ones((3, 4)), np.ones((4, 2)), ArrayParams.build(rows=1, cols=2, **PE)).program
     with pytest.raises(ValueError) as info:
         load_program(model, other)
     assert "A 1x2 program with 3 colors cannot be loaded into a 2x2 array with 3" in \

@@ -10,6 +10,7 @@ import pytest
 from wafer_engine.sw.flows.array_verilog import TOP_NAME, write_array_verilog
 from wafer_engine.tb.bench.rtl_cycles import RECORD_DIR
 from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
+from wafer_engine.rtl.params import ArrayParams
 
 #: PE of the RTL builds: drains up to 512 accumulators (M x batch slice). Three colors, the
 #: mappings' minimum: the router's buffers and arbiters scale with the color count, and the
@@ -26,7 +27,7 @@ CASES = [(1, 1, 6, 5, 3, 4), (2, 2, 40, 7, 5, 6), (3, 4, 9, 10, 7, 5), (4, 4, 13
 def test_array(rows, cols, m, n, batch, m2):
     config = f"{rows}x{cols}"
     folder = sim_dir("array", config)
-    verilog, _ = write_array_verilog(rows, cols, folder, **PE)
+    verilog, _ = write_array_verilog(ArrayParams.build(rows=rows, cols=cols, **PE), folder)
     run_cocotb(unit="array", config_name=config, verilog_path=verilog, toplevel=TOP_NAME,
                test_module=[f"wafer_engine.tb.array.{name}" for name in
                             ("test_array", "test_gemm", "test_layers", "test_chain")],

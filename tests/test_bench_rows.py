@@ -10,6 +10,7 @@ from wafer_engine.sw.backends.run import run_golden
 from wafer_engine.tb.bench import array as bench, gemm as bench_gemm
 from wafer_engine.tb.bench.rtl_cycles import prediction_rows, record_backend_run, record_run
 from wafer_engine.tb.bench.results import speedup_rows
+from wafer_engine.rtl.params import ArrayParams
 
 #: The 4x4 RTL rows of docs/results.md as the per-benchmark loops wrote them before the helper.
 GEMV_ROWS = """\
@@ -92,7 +93,7 @@ def test_rtl_prediction_rows(tmp_path):
     folder = tmp_path / "records"
     # First wavelet in at cycle 3, last out at 40: 38 cycles.
     record_run(folder / "2x2.json", "GEMV 2x2", _Span(3, 40, 99), 38)
-    work = gemv_program(np.eye(3), np.array([1.0, 0.0, 2.0]), 1, 1)
+    work = gemv_program(np.eye(3), np.array([1.0, 0.0, 2.0]), ArrayParams.build(rows=1, cols=1))
     record_backend_run(work, 41, folder / "backend")
     rows = prediction_rows(doc, folder)
     assert rows[0] == "| `wafer_engine.tb.bench.gemm` | GEMM 4x4, sparsity 0.50 | 8328 | 8328 | +0.00 % |"

@@ -2,7 +2,8 @@
 
 import pytest
 
-from wafer_engine.fabric.model.config_model import ConfigRecord, encode, run_chain
+from wafer_engine.fabric.model.config_model import run_chain
+from wafer_engine.fabric.program.config_records import ConfigRecord, encode
 from wafer_engine.sw.flows.verilog import write_verilog
 from wafer_engine.rtl.config_chain import ConfigDest
 from wafer_engine.rtl.harness.chain_row import ConfigChain

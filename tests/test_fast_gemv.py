@@ -1,16 +1,17 @@
-"""The fast GEMV model (fabric/model/fast_gemv.py) and the fast GEMM model's cycle estimate
-(fabric/model/fast_model.py) against the cycle-exact array model, which runs the mappings of
+"""The fast GEMV model (fabric/fast/gemv.py) and the fast GEMM model's cycle estimate
+(fabric/fast/gemm.py) against the cycle-exact array model, which runs the mappings of
 fabric/workloads on every router and PE cycle by cycle (and is itself in lockstep with the
 RTL in tests/test_array_sim.py)."""
 
 import numpy as np
 import pytest
 
-from wafer_engine.fabric.model.fast_gemv import gemv_cycles, gemv_fast
-from wafer_engine.fabric.model.fast_model import gemm_fast
+from wafer_engine.fabric.fast.gemv import gemv_cycles, gemv_fast
+from wafer_engine.fabric.fast.gemm import gemm_fast
 from wafer_engine.fabric.workloads import collect_vector, gemv_program
 from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
 from wafer_engine.sw.backends.run import run_workload
+from wafer_engine.rtl.params import ArrayParams
 
 #: Largest relative error of an analytical cycle estimate against the exact count.
 TOLERANCE = 0.05
@@ -42,10 +43,10 @@ def _gemv_case(rows, cols, m, n, density, seed):
                          ids=[f"{r}x{c}-{m}x{n}-d{d}" for r, c, m, n, d in GEMV_CASES])
 def test_gemv_fast_matches_exact_model(rows, cols, m, n, density, relu):
     a, x = _gemv_case(rows, cols, m, n, density, seed=rows * 100 + cols * 10 + m)
-    work = gemv_program(a, x, rows, cols, relu=relu, **PE)
+    work = gemv_program(a, x, ArrayParams.build(rows=rows, cols=cols, **PE), relu=relu)
     exact = run_workload(work, "golden")
     y_exact = collect_vector([exact.outputs[o] for o in work.outputs], work.length)
-    y, stats = gemv_fast(a, x, rows, cols, relu=relu, **PE)
+    y, stats = gemv_fast(a, x, ArrayParams.build(rows=rows, cols=cols, **PE), relu=relu)
     assert np.array_equal(_bits(y), _bits(y_exact))
     assert stats.fmac_ops == exact.total("fmac_issues")
     assert stats.zero_skipped == exact.total("zeros_skipped")
@@ -60,10 +61,10 @@ def test_gemv_fast_special_values():
     fp16 zero (never streamed) and subnormal products, bit for bit."""
     a = np.array([[60000.0, 60000.0, 0.0], [1.0, -1.0, 2.0 ** -14], [-0.0, 3.0, 2.0 ** -10]])
     x = np.array([2.0, 2.0, 2.0 ** -20])
-    work = gemv_program(a, x, 1, 2)
+    work = gemv_program(a, x, ArrayParams.build(rows=1, cols=2))
     exact = run_workload(work, "golden")
     y_exact = collect_vector([exact.outputs[o] for o in work.outputs], work.length)
-    y, _ = gemv_fast(a, x, 1, 2)
+    y, _ = gemv_fast(a, x, ArrayParams.build(rows=1, cols=2))
     assert np.array_equal(_bits(y), _bits(y_exact))
     assert np.isinf(y[0]) and _bits(y)[1] == 0
 
@@ -73,7 +74,7 @@ def test_gemv_fast_against_numpy():
     rng = np.random.default_rng(3)
     a, x = rng.standard_normal((96, 200)), rng.standard_normal(200)
     x[rng.random(200) < 0.5] = 0
-    y, stats = gemv_fast(a, x, 8, 8)
+    y, stats = gemv_fast(a, x, ArrayParams.build(rows=8, cols=8))
     a64 = a.astype(np.float16).astype(np.float64)
     ref = a64 @ x.astype(np.float16).astype(np.float64)
     assert np.allclose(y, ref, rtol=2e-3, atol=1e-2 * np.abs(ref).max())
@@ -99,10 +100,10 @@ def test_gemv_cycles_dense_closed_form():
      "Matrix of shape (3, 4) cannot multiply a vector of shape (5,)"),
     (dict(a=np.ones((3, 4)), x=np.array([1, np.nan, 0, 0])), "The vector holds NaN"),
     (dict(a=np.full((3, 4), 7e4), x=np.ones(4)), "The matrix holds values beyond the fp16"),
-    (dict(a=np.ones((3, 4)), x=np.ones(4), rows=0), "Row count must be a positive integer, "
-                                                    "not 0"),
-    (dict(a=np.ones((3, 4)), x=np.ones(4), cols=True), "Column count must be a positive "
-                                                       "integer, not True"),
+    (dict(a=np.ones((3, 4)), x=np.ones(4), rows=0), "Row count must be an integer between 1 "
+                                                    "and 1024, not 0"),
+    (dict(a=np.ones((3, 4)), x=np.ones(4), cols=True), "Column count must be an integer "
+                                                       "between 1 and 1024, not True"),
     (dict(a=np.ones((3, 4)), x=np.ones(4), cols=2, colors=2),
      "The GEMV mapping on 2 array columns needs 3 colors; the PE has 2"),
     (dict(a=np.ones((80, 4)), x=np.ones(4), rows=1), "The GEMV needs 80 accumulators per PE "
@@ -113,8 +114,9 @@ def test_gemv_cycles_dense_closed_form():
     (dict(a=np.ones((3, 4)), x=np.ones(4), mem_words=0), "Memory size (words) must be"),
 ])
 def test_gemv_fast_errors(kwargs, message):
+    a, x = kwargs.pop("a"), kwargs.pop("x")
     with pytest.raises(ValueError) as info:
-        gemv_fast(**kwargs)
+        gemv_fast(a, x, ArrayParams.build(**kwargs))
     assert message in str(info.value)
 
 
@@ -136,10 +138,10 @@ def test_gemm_fast_cycles_match_exact_model(rows, cols, m, n, batch, density):
     # No ReLU, and densities that leave no trailing row of W all zero: gemm_cycles assumes
     # the last result of each row is sent, and a zero result is not (1 x 1, M, N, B = 6, 5, 3
     # at density 0.25 with this seed: 54 estimated, 51 exact).
-    work = gemm_program(w, x, rows, cols, **PE)
+    work = gemm_program(w, x, ArrayParams.build(rows=rows, cols=cols, **PE))
     exact = run_workload(work, "golden")
     y_exact = collect_matrix([exact.outputs[o] for o in work.outputs], m, batch)
-    y, stats = gemm_fast(w, x, rows, cols, **PE)
+    y, stats = gemm_fast(w, x, ArrayParams.build(rows=rows, cols=cols, **PE))
     assert np.array_equal(_bits(y), _bits(y_exact))
     assert stats.fmac_ops == exact.total("fmac_issues")
     assert abs(stats.cycles - exact.cycles) <= TOLERANCE * exact.cycles, \

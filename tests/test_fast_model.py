@@ -4,10 +4,11 @@ and the weight gradient, cycle estimates within 5 %."""
 import numpy as np
 import pytest
 
-from wafer_engine.fabric.model.fast_model import FabricStats, column_issue_cycles, gemm_fast, wgrad_fast
+from wafer_engine.fabric.fast.gemm import FabricStats, column_issue_cycles, gemm_fast, wgrad_fast
 from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
 from wafer_engine.fabric.workloads.wgrad import collect_gradients, wgrad_program
 from wafer_engine.sw.backends.run import run_workload
+from wafer_engine.rtl.params import ArrayParams
 
 PE = dict(colors=3, mem_words=4096, acc_words=1024, max_len=512)
 
@@ -37,10 +38,10 @@ def _cycle_error(estimate, exact):
 @pytest.mark.parametrize("rows,cols,m,n,batch,density,relu", CASES)
 def test_gemm_fast_matches_exact_model(rows, cols, m, n, batch, density, relu):
     _, w, x = _operands(rows, m, n, batch, density)
-    work = gemm_program(w, x, rows, cols, relu=relu, **PE)
+    work = gemm_program(w, x, ArrayParams.build(rows=rows, cols=cols, **PE), relu=relu)
     exact = run_workload(work, "golden")
     y = collect_matrix([exact.outputs[o] for o in work.outputs], m, batch)
-    y_fast, stats = gemm_fast(w, x, rows, cols, relu=relu, **PE)
+    y_fast, stats = gemm_fast(w, x, ArrayParams.build(rows=rows, cols=cols, **PE), relu=relu)
     assert np.array_equal(y.view(np.uint32), y_fast.view(np.uint32))
     assert stats.fmac_ops == exact.total("fmac_issues")
     assert stats.wavelets == exact.wavelets_in
@@ -53,10 +54,10 @@ def test_wgrad_fast_matches_exact_model(rows, cols, m, n, batch, density, relu):
     rng, _, x = _operands(rows, m, n, batch, density)
     mask = rng.random((m, n)) < max(density, 0.3)
     dy = rng.standard_normal((m, batch)) * (rng.random((m, 1)) < 0.7)
-    work = wgrad_program(mask, dy, x, rows, cols, **PE)
+    work = wgrad_program(mask, dy, x, ArrayParams.build(rows=rows, cols=cols, **PE))
     exact = run_workload(work, "golden")
     dw = collect_gradients([exact.outputs[o] for o in work.outputs], mask, dy, cols)
-    dw_fast, stats = wgrad_fast(mask, dy, x, rows, cols, **PE)
+    dw_fast, stats = wgrad_fast(mask, dy, x, ArrayParams.build(rows=rows, cols=cols, **PE))
     assert np.array_equal(dw.view(np.uint32), dw_fast.view(np.uint32))
     assert stats.fmac_ops == exact.total("fmac_issues")
     assert stats.wavelets == exact.wavelets_in
@@ -68,7 +69,7 @@ def test_fast_model_values_follow_fp16_inputs():
     rng = np.random.default_rng(5)
     w = rng.standard_normal((20, 30)) * (rng.random((20, 30)) < 0.3)
     x = rng.standard_normal((30, 8))
-    y, _ = gemm_fast(w, x, 2, 3, **PE)
+    y, _ = gemm_fast(w, x, ArrayParams.build(rows=2, cols=3, **PE))
     w16, x16 = (np.float16(a).astype(np.float64) for a in (w, x))
     ref = w16 @ x16
     assert np.all(np.abs(y - ref) <= 2 ** -10 * np.abs(ref) + 1e-3 * (np.abs(w16) @ np.abs(x16)))
@@ -81,16 +82,15 @@ def test_stats_add_up():
 
 def test_fast_model_rejects_what_the_mapping_rejects():
     with pytest.raises(ValueError, match="cannot multiply"):
-        gemm_fast(np.ones((3, 4)), np.ones((5, 2)), 1, 1, **PE)
+        gemm_fast(np.ones((3, 4)), np.ones((5, 2)), ArrayParams.build(rows=1, cols=1, **PE))
     with pytest.raises(ValueError, match="accumulators per PE"):
-        gemm_fast(np.ones((600, 4)), np.ones((4, 4)), 1, 1, **PE)
+        gemm_fast(np.ones((600, 4)), np.ones((4, 4)), ArrayParams.build(rows=1, cols=1, **PE))
     with pytest.raises(ValueError, match="The matrix X holds NaN"):
-        gemm_fast(np.ones((3, 4)), np.full((4, 2), np.nan), 1, 1, **PE)
+        gemm_fast(np.ones((3, 4)), np.full((4, 2), np.nan), ArrayParams.build(rows=1, cols=1, **PE))
     with pytest.raises(ValueError, match="Gradient shapes do not match"):
-        wgrad_fast(np.ones((2, 3), bool), np.ones((2, 4)), np.ones((4, 4)), 1, 1, **PE)
+        wgrad_fast(np.ones((2, 3), bool), np.ones((2, 4)), np.ones((4, 4)), ArrayParams.build(rows=1, cols=1, **PE))
     with pytest.raises(ValueError, match=r"The X and dY blocks per PE need \(3 \+ 100\) x 4"):
-        wgrad_fast(np.ones((100, 3), bool), np.ones((100, 4)), np.ones((3, 4)), 1, 1,
-                   **dict(PE, mem_words=256))
+        wgrad_fast(np.ones((100, 3), bool), np.ones((100, 4)), np.ones((3, 4)), ArrayParams.build(rows=1, cols=1, **dict(PE, mem_words=256)))
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -103,9 +103,9 @@ def test_gemm_cycle_estimate_on_random_small_shapes(seed):
     density = rng.choice([1.0, 0.5, 0.2, 0.05])
     w = rng.standard_normal((m, n)) * (rng.random((m, n)) < density)
     x = rng.standard_normal((n, batch))
-    work = gemm_program(w, x, rows, cols, relu=True, **PE)
+    work = gemm_program(w, x, ArrayParams.build(rows=rows, cols=cols, **PE), relu=True)
     exact = run_workload(work, "golden").cycles
-    _, stats = gemm_fast(w, x, rows, cols, relu=True, **PE)
+    _, stats = gemm_fast(w, x, ArrayParams.build(rows=rows, cols=cols, **PE), relu=True)
     assert _cycle_error(stats.cycles, max(exact, 1)) <= 0.05, (stats.cycles, exact)
 
 

@@ -20,6 +20,7 @@ from wafer_engine.rtl.host_link import array_edges
 from wafer_engine.rtl.pe import COUNTERS
 from wafer_engine.sw.hostlink.fpga_backend import FpgaLink
 from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
+from wafer_engine.rtl.params import ArrayParams
 
 #: The smallest PE the two mappings run on: three colors (GEMM's minimum) and small memories,
 #: to keep the Verilator build short.
@@ -34,14 +35,14 @@ def _workloads(seed=7):
     x = rng.standard_normal(5) * (rng.random(5) < 0.7)
     w = rng.standard_normal((4, 3)) * (rng.random((4, 3)) < 0.5)
     xs = rng.standard_normal((3, 2))
-    return [gemv_program(a, x, rows=1, cols=1, relu=False, **PE),
-            gemm_program(w, xs, rows=1, cols=1, relu=True, **PE)]
+    return [gemv_program(a, x, ArrayParams.build(rows=1, cols=1, **PE), relu=False),
+            gemm_program(w, xs, ArrayParams.build(rows=1, cols=1, **PE), relu=True)]
 
 
 def test_gemv_and_gemm_over_uart_match_golden():
     config = "1x1"
     folder = sim_dir("uart_link", config)
-    array = write_host_array_verilog(1, 1, folder, **PE)
+    array = write_host_array_verilog(ArrayParams.build(rows=1, cols=1, **PE), out_dir=folder)
     top = verilog.convert(LinkTop(rows=1, cols=1, colors=PE["colors"], divisor=DIVISOR),
                           name="link_top", emit_src=False)
     source = folder / "link_top.v"
@@ -71,12 +72,12 @@ def test_gemv_and_gemm_over_uart_match_golden():
 
 def test_frame_port_order_is_the_models_edge_order():
     for rows, cols in ((1, 1), (2, 3), (4, 4)):
-        program = gemv_program(np.ones((rows, cols)), np.ones(cols), rows=rows, cols=cols)
+        program = gemv_program(np.ones((rows, cols)), np.ones(cols), ArrayParams.build(rows=rows, cols=cols))
         assert array_edges(rows, cols) == ArrayModel(program.program).edges
 
 
 def test_host_array_adds_idle_and_counter_port_to_the_top(tmp_path):
-    path = write_host_array_verilog(2, 2, tmp_path, colors=2, mem_words=16, acc_words=16)
+    path = write_host_array_verilog(ArrayParams.build(colors=2, mem_words=16, acc_words=16, rows=2, cols=2), out_dir=tmp_path)
     text = path.read_text()
     assert f"module {HOST_ARRAY_NAME}(clk, rst, idle, counter_tile, counter_id, counter_value, " \
         in text

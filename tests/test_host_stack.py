@@ -15,6 +15,7 @@ from wafer_engine.sw.training.optim import Adam, Sgd, make_optimizer
 from wafer_engine.sw.training.packing import pack_weights, unpack_weights
 from wafer_engine.sw.training.scheduler import StreamScheduler
 from wafer_engine.sw.training.weight_store import WeightStore, check_sparsity, magnitude_mask
+from wafer_engine.rtl.params import ArrayParams
 
 
 def _store(sparsity=0.5, state=("velocity",), **kw):
@@ -30,7 +31,7 @@ def test_packed_stream_is_the_mappings_stream(m, n, cols):
     w[0, 0] = 1e-9                                   # rounds to an fp16 zero: never sent
     mask = rng.random((m, n)) < 0.8
     packed = pack_weights(w, mask, cols)
-    work = gemm_program(np.where(mask, w, 0), np.ones((n, 1)), 1, cols, colors=3)
+    work = gemm_program(np.where(mask, w, 0), np.ones((n, 1)), ArrayParams.build(colors=3, rows=1, cols=cols))
     stream = work.phases[0]
     for c in range(cols):
         assert packed.payloads[c].tolist() == [wv.payload for wv in stream[(Port.N, c)]]

@@ -12,12 +12,13 @@ from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.rtl.pe.ports import Target
 from wafer_engine.rtl.pe.task import Command
 from wafer_engine.tb.pe.workloads import axpy_problem, mac_problem, random_fp16, small_ints
+from wafer_engine.rtl.params import PeParams
 
 DENSITIES = [1.0, 0.5, 0.1, 0.01]
 
 
 def loaded(program):
-    model = PeModel(**program.params._asdict())
+    model = PeModel(program.params)
     for write in program.config_writes():
         model.configure(*write)
     return model
@@ -196,13 +197,12 @@ def test_timing_never_changes_results(seed):
     """The cycle-exact run under random input gaps and output backpressure emits the same
     wavelets and leaves the same memories and counters as the functional run."""
     rng = np.random.default_rng(seed)
-    params = PeModel(out_depth=2).params
+    params = PeModel(PeParams(out_depth=2)).params
     prob = mac_problem(rng, params, color=1, length=3, rows=6, cols=20, density=0.4,
                        jbits=5, special_rate=0.05)
     tasks = dict(prob.program.tasks)
     tasks[2] = Task("REDUCE", len=18, acc=0, out_color=0, sparse_out=True, relu=True)
-    program = PeProgram(tasks, mem={a: [v] for a, v in prob.program.mem.items()},
-                        out_depth=2)
+    program = PeProgram(tasks, mem={a: [v] for a, v in prob.program.mem.items()}, params=PeParams(out_depth=2))
     stream = prob.wavelets + [Wavelet(2, int(f32_bits(0.25))), Wavelet(2, 3, 1),
                               Wavelet(3, 0, 0)]
     functional = loaded(program)
@@ -289,3 +289,11 @@ def test_small_int_helpers_are_exact():
     rng = np.random.default_rng(0)
     values = small_ints(rng, 100)
     assert np.array_equal(as_f64(values), np.round(as_f64(values)))
+
+
+def test_model_timing_is_the_rtl_pipeline():
+    """The model states its own pipeline timing; it must be the RTL's (a change to either shows
+    here before it shows as a lock-step mismatch)."""
+    from wafer_engine.fabric.model.pe_model import TIMING
+    from wafer_engine.rtl.pe import PIPELINE
+    assert TIMING == PIPELINE

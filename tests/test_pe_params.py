@@ -1,12 +1,13 @@
 """Bad PE parameters, tasks and programs are rejected with messages that name the bad value."""
 
 import re
+from dataclasses import asdict
 
 import pytest
 
 from wafer_engine.fabric.model.pe_model import PeModel
 from wafer_engine.fabric.program.pe_task import PeProgram, Task
-from wafer_engine.rtl.pe import Pe, check_pe_params
+from wafer_engine.rtl.params import PeParams
 
 
 def exact(message):
@@ -31,13 +32,9 @@ CASES = [(name, value, text) for name, values, text in PARAMETERS for value in v
 def test_parameter_out_of_range(name, value, text):
     message = exact(f"{text}, not {value!r}")
     with pytest.raises(ValueError, match=message):
-        Pe(**{name: value})
+        PeParams(**{name: value})
     with pytest.raises(ValueError, match=message):
-        PeModel(**{name: value})
-    with pytest.raises(ValueError, match=message):
-        PeProgram({}, **{name: value})
-    with pytest.raises(ValueError, match=message):
-        check_pe_params(**{name: value})
+        PeParams().replace(**{name: value})
 
 
 def test_limits_are_accepted():
@@ -45,12 +42,12 @@ def test_limits_are_accepted():
                         out_depth=1),
                    dict(colors=24, mem_words=65536, acc_words=65536, max_len=65535,
                         in_depth=64, out_depth=64)):
-        assert check_pe_params(**kwargs)._asdict() == kwargs
-        PeModel(**kwargs)
+        assert asdict(PeParams(**kwargs)) == kwargs
+        PeModel(PeParams(**kwargs))
 
 
 def program(task, color=0, **params):
-    return PeProgram({color: task}, **params)
+    return PeProgram({color: task}, params=PeParams(**params))
 
 
 @pytest.mark.parametrize("op", ["FOO", 6, -1, None, 2.0, True])

@@ -9,6 +9,7 @@ import pytest
 from wafer_engine.sw.flows.verilog import write_verilog
 from wafer_engine.rtl.pe import Pe
 from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
+from wafer_engine.rtl.params import PeParams
 
 #: Parameter sets: the default PE, and a small one with every color, shallow FIFOs (a
 #: one-entry output FIFO stalls the pipeline whenever two results meet) and tiny memories.
@@ -23,7 +24,7 @@ SETS = {
 def run_pe(config, params, testcase=None, model_params=None, optimize=False, **extra):
     """Build the PE with ``params`` and run wafer_engine.tb.pe.test_pe on it; the testbench's model gets
     ``model_params`` (default: the same)."""
-    verilog = write_verilog(Pe(**params), "pe", sim_dir("pe", config))
+    verilog = write_verilog(Pe(PeParams(**params)), "pe", sim_dir("pe", config))
     return run_cocotb(unit="pe", config_name=config, verilog_path=verilog, toplevel="pe",
                       test_module="wafer_engine.tb.pe.test_pe", testcase=testcase, optimize=optimize,
                       params={**(model_params or params), **extra})

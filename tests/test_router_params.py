@@ -15,24 +15,24 @@ from wafer_engine.rtl.wavelet import LinkSignature
 def test_colors_out_of_range(colors):
     message = "^" + re.escape(f"Color count must be an integer between 1 and 24, not {colors!r}")
     with pytest.raises(ValueError, match=message + "$"):
-        Router(colors=colors)
+        Router(colors=colors, depth=2)
     with pytest.raises(ValueError, match=r"^Color count must be"):
         LinkSignature(colors)
     with pytest.raises(ValueError, match=r"^Color count must be"):
-        RouterModel(colors=colors)
+        RouterModel(colors=colors, depth=2)
 
 
 @pytest.mark.parametrize("depth", [0, -3, 65, None])
 def test_depth_out_of_range(depth):
     with pytest.raises(ValueError, match=rf"^Buffer depth must be an integer between 1 and 64, "
                                          rf"not {depth!r}$"):
-        Router(depth=depth)
+        Router(colors=4, depth=depth)
 
 
 def test_unknown_port():
     with pytest.raises(ValueError, match=r"^Color 2 route tx: Port must be one of N, E, S, W, "
                                          r"RAMP, not 'X'$"):
-        Router(colors=4, routes={2: Route(rx={"N"}, tx={"X"})})
+        Router(colors=4, depth=2, routes={2: Route(rx={"N"}, tx={"X"})})
     with pytest.raises(ValueError, match=r"^Color 0 route rx: Port must be one of N, E, S, W, "
                                          r"RAMP, not 7$"):
         check_routes({0: Route(rx={7}, tx={"S"})}, 1)
@@ -41,14 +41,14 @@ def test_unknown_port():
 def test_u_turn():
     with pytest.raises(ValueError, match=r"^Color 1 route is a U-turn: port E is in both rx and "
                                          r"tx$"):
-        Router(colors=2, routes={1: Route(rx={"E", "N"}, tx={"E", "S"})})
+        Router(colors=2, depth=2, routes={1: Route(rx={"E", "N"}, tx={"E", "S"})})
 
 
 @pytest.mark.parametrize("lo,hi", [(10, 9), (0xFFFF, 0)])
 def test_range_filter_lo_above_hi(lo, hi):
     with pytest.raises(ValueError, match=rf"^Color 0 range filter lo {lo} is greater than "
                                          rf"hi {hi}$"):
-        Router(colors=1, routes={0: Route(rx={"N"}, tx={"RAMP"}, lo=lo, hi=hi)})
+        Router(colors=1, depth=2, routes={0: Route(rx={"N"}, tx={"RAMP"}, lo=lo, hi=hi)})
 
 
 @pytest.mark.parametrize("bound", [-1, 0x10000])
@@ -61,13 +61,13 @@ def test_range_filter_bound_out_of_range(bound):
 def test_route_color_out_of_range():
     with pytest.raises(ValueError, match=r"^Route color must be an integer between 0 and 3, "
                                          r"not 4$"):
-        Router(colors=4, routes={4: Route(rx={"N"}, tx={"S"})})
+        Router(colors=4, depth=2, routes={4: Route(rx={"N"}, tx={"S"})})
 
 
 def test_receives_but_never_transmits():
     with pytest.raises(ValueError, match=r"^Color 0 route receives on N\+W but transmits "
                                          r"nowhere$"):
-        Router(colors=1, routes={0: Route(rx={"N", "W"})})
+        Router(colors=1, depth=2, routes={0: Route(rx={"N", "W"})})
 
 
 def test_route_must_be_a_route():

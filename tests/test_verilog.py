@@ -30,8 +30,9 @@ def test_lint_catches_a_real_problem(tmp_path):
 def test_verilog_rejects_bad_parameters(capsys, tmp_path):
     assert main(["verilog", "--colors", "25", "-o", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == (
-        "wafer verilog: error: Color count must be an integer between 1 and 24, not 25")
+        "wafer verilog: error: --colors 25: Color count must be an integer between 1 and 24, "
+        "not 25")
     assert main(["verilog", "--top", "cpu", "-o", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == (
-        "wafer verilog: error: Top must be one of pe, router, not 'cpu'")
+        "wafer verilog: error: --top must be one of router, pe, tile, array, not 'cpu'")
     assert not (tmp_path / "router.v").exists()

@@ -11,6 +11,7 @@ from wafer_engine.fabric.workloads.wgrad import (G_COLOR, OUT_COLOR, collect_gra
                                     reduce_partials, wgrad_program)
 from wafer_engine.rtl.ports import Port
 from wafer_engine.sw.backends.run import run_workload
+from wafer_engine.rtl.params import ArrayParams
 
 PE = dict(colors=3, mem_words=1024, acc_words=1024, max_len=512)
 
@@ -27,7 +28,7 @@ def test_wgrad_matches_numpy(rows, cols, m, n, batch):
     dy = rng.standard_normal((m, batch))
     dy[1] = 0                                          # a dead unit: its row is not sent
     x = rng.standard_normal((n, batch))
-    work = wgrad_program(mask, dy, x, rows, cols, **PE)
+    work = wgrad_program(mask, dy, x, ArrayParams.build(rows=rows, cols=cols, **PE))
     result = run_workload(work, "golden")
     dw = collect_gradients([result.outputs[o] for o in work.outputs], mask, dy, cols)
     ref = (_fp16(dy) @ _fp16(x).T) * mask
@@ -45,7 +46,7 @@ def test_wgrad_layout_and_streams():
     mask = np.array([[True, False, True], [False, True, True]])         # M = 2, N = 3
     dy = np.array([[1.0, 2.0], [3.0, 4.0]])                             # B = 2
     x = np.array([[5.0, 6.0], [7.0, 8.0], [9.0, 10.0]])
-    work = wgrad_program(mask, dy, x, rows=2, cols=2, **PE)
+    work = wgrad_program(mask, dy, x, ArrayParams.build(rows=2, cols=2, **PE))
     # Column 0 owns features {0, 1} (jbits 1), column 1 owns {2} (jbits 0); one phase each.
     assert work.phases == [
         {(Port.N, 0): [Wavelet.half(G_COLOR, 0, 0 << 1 | 0), Wavelet.half(G_COLOR, 0, 1 << 1 | 1)]},
@@ -82,7 +83,7 @@ def test_grad_positions_skip_dead_rows():
 def test_wgrad_errors(args, message):
     pe = dict(PE, mem_words=256) if "412" in message else PE
     with pytest.raises(ValueError, match=message):
-        wgrad_program(*args, rows=1, cols=1, **pe)
+        wgrad_program(*args, ArrayParams.build(rows=1, cols=1, **pe))
 
 
 def test_collect_rejects_a_short_stream():

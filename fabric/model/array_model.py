@@ -27,15 +27,17 @@ class ArrayModel:
     to ``outputs[(edge, position)]`` as ``(cycle, Wavelet)``.
     """
 
-    def __init__(self, program, depth=2):
+    def __init__(self, program):
+        self.params = program.params
         self.rows, self.cols = program.rows, program.cols
         self.colors = program.colors
         self.tiles = chain_order(self.rows, self.cols)
         self.routers, self.pes = {}, {}
         for tile in self.tiles:
             routes = dict(enumerate(program.routes[tile])) if tile in program.routes else None
-            self.routers[tile] = RouterModel(colors=self.colors, depth=depth, routes=routes)
-            pe = self.pes[tile] = PeModel(**program.pe_params._asdict())
+            self.routers[tile] = RouterModel(colors=self.colors, depth=self.params.depth,
+                                              routes=routes)
+            pe = self.pes[tile] = PeModel(self.params.pe)
             if tile in program.pes:
                 for write in program.pes[tile].config_writes():
                     pe.configure(*write)

@@ -1,42 +1,13 @@
-"""Golden model of the configuration chain (:mod:`wafer_engine.rtl.config_chain`): record encoding and a
-cycle-exact model of a chain of nodes."""
+"""Golden model of the configuration chain (:mod:`wafer_engine.rtl.config_chain`): a cycle-exact
+model of a chain of nodes taking the records of
+:mod:`wafer_engine.fabric.program.config_records`."""
 
 from collections import deque
-from typing import NamedTuple
 
 from wafer_engine.rtl.config_chain import ITEM_WORDS, ConfigDest
+from wafer_engine.fabric.program.config_records import WORD_MASK
 
-__all__ = ["ConfigRecord", "encode", "ConfigNodeModel", "ConfigChainModel", "run_chain"]
-
-WORD_MASK = 0xFFFF_FFFF
-
-
-class ConfigRecord(NamedTuple):
-    """Items for consecutive addresses of one destination in the tile ``hops`` tiles down."""
-    hops: int
-    dest: ConfigDest
-    addr: int
-    items: tuple
-
-    def words(self):
-        """The record as chain words: header, target, then each item low word first."""
-        dest = ConfigDest(self.dest)
-        for name, value, limit in (("hops", self.hops, 0xFFFF), ("addr", self.addr, 0xFFFF),
-                                   ("item count", len(self.items), 0xFFFF)):
-            if not 0 <= value <= limit:
-                raise ValueError(f"Config record {name} must be between 0 and {limit}, "
-                                 f"not {value!r}")
-        out = [self.hops | dest.value << 16, self.addr | len(self.items) << 16]
-        for item in self.items:
-            for w in range(ITEM_WORDS[dest]):
-                out.append((item >> (32 * w)) & WORD_MASK)
-        return out
-
-
-def encode(records):
-    """The chain word stream for ``records``, in order."""
-    return [w for r in records for w in r.words()]
-
+__all__ = ["ConfigNodeModel", "ConfigChainModel", "run_chain"]
 
 class ConfigNodeModel:
     """One :class:`wafer_engine.rtl.config_chain.ConfigNode`, state for state."""

@@ -13,21 +13,25 @@ from typing import NamedTuple
 
 import numpy as np
 
-from wafer_engine.rtl.pe.params import check_pe_params
-from wafer_engine.rtl.pe.pe import PIPELINE
+from wafer_engine.rtl.params import PeParams
 from wafer_engine.rtl.pe.ports import COUNTERS, Target
 from wafer_engine.rtl.pe.task import Command, Op, TaskEntry
 
 from wafer_engine.fabric.model.fp_model import fp16_mul, fp32_add, fp32_relu, fp32_to_fp16
 from wafer_engine.fabric.model.wavelet import Wavelet
 
-__all__ = ["PeModel", "Decoded", "simulate_pe", "InOrderSender"]
+__all__ = ["PeModel", "Decoded", "simulate_pe", "InOrderSender", "TIMING"]
 
 _FIELDS = {name: (f.offset, (1 << f.width) - 1) for name, f in TaskEntry.as_shape()}
-_STAGES = PIPELINE["push"]
-_HAZARD = PIPELINE["acc_write"] - PIPELINE["acc_read"] - 1
+#: The PE's pipeline as this model times it: the cycle after issue (S0) at which each step of an
+#: element happens (mem read data, multiplier in, acc read, adder in, acc write, output push).
+#: Stated here, not read from the RTL, so that an RTL timing change shows up as a lock-step
+#: mismatch (tests/test_pe_model.py also compares it with ``wafer_engine.rtl.pe.PIPELINE``).
+TIMING = {"mem_data": 1, "mul_in": 1, "acc_read": 3, "add_in": 4, "acc_write": 8, "push": 10}
+_STAGES = TIMING["push"]
+_HAZARD = TIMING["acc_write"] - TIMING["acc_read"] - 1
 #: A GRAD element issues every Fp32Add.latency cycles (x read, w read + multiply, 2 waits).
-_GRAD_PERIOD = PIPELINE["acc_write"] - PIPELINE["add_in"]
+_GRAD_PERIOD = TIMING["acc_write"] - TIMING["add_in"]
 
 
 class Decoded:
@@ -88,11 +92,8 @@ class PeModel:
     RTL's counter ports), ``no_task_seen``, ``reduce_k`` (per-color REDUCE counters).
     """
 
-    def __init__(self, *, colors=4, mem_words=4096, acc_words=1024, max_len=64, in_depth=4,
-                 out_depth=4):
-        self.params = p = check_pe_params(colors=colors, mem_words=mem_words,
-                                          acc_words=acc_words, max_len=max_len,
-                                          in_depth=in_depth, out_depth=out_depth)
+    def __init__(self, params=None):
+        self.params = p = PeParams() if params is None else params
         self.entries = [0] * p.colors
         self._tasks = [_Task.unpack(0)] * p.colors
         self.reduce_k = [0] * p.colors

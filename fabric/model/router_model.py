@@ -10,7 +10,7 @@ from collections import deque
 
 from wafer_engine.rtl.ports import PORTS, Port
 from wafer_engine.rtl.route import check_routes
-from wafer_engine.rtl.router import check_depth
+from wafer_engine.rtl.params import check_depth
 from wafer_engine.rtl.wavelet import check_colors
 
 from wafer_engine.fabric.model.arbiter_model import RoundRobinModel
@@ -55,7 +55,7 @@ def route_streams(routes, colors, inputs):
 class RouterModel:
     """Cycle-exact router: call :meth:`ready`, then :meth:`step` once per clock cycle."""
 
-    def __init__(self, *, colors=4, depth=2, routes=None):
+    def __init__(self, *, colors, depth, routes=None):
         self.colors = check_colors(colors)
         self.depth = check_depth(depth)
         self.table = check_routes(routes, colors)

@@ -3,7 +3,7 @@ packing into task table rows and configuration writes."""
 
 from dataclasses import dataclass, fields, replace
 
-from wafer_engine.rtl.pe.params import check_pe_params
+from wafer_engine.rtl.params import PeParams
 from wafer_engine.rtl.pe.ports import Target
 from wafer_engine.rtl.pe.task import Op, TaskEntry, task_words
 
@@ -75,7 +75,7 @@ class Task:
     def validated(self, color, params):
         """This task with ``op`` parsed, or ``ValueError`` naming the bad value.
 
-        ``params`` is a :class:`wafer_engine.rtl.pe.params.PeParams`. Checks field ranges and the shape
+        ``params`` is a :class:`wafer_engine.rtl.params.PeParams`. Checks field ranges and the shape
         against ``jbits``; footprints are checked by :class:`PeProgram`.
         """
         op = parse_op(self.op, color)
@@ -154,8 +154,7 @@ class PeProgram:
         tasks: ``{color: Task}``.
         mem: ``{address: [fp16 bit patterns]}`` blocks to preload into ``mem``.
         acc: ``{address: [fp32 bit patterns]}`` blocks to preload into ``acc``.
-        **params: the PE's parameters (``colors``, ``mem_words``, ...), as for
-            :class:`wafer_engine.rtl.pe.Pe`.
+        params: the PE's :class:`wafer_engine.rtl.params.PeParams` (default: the default PE).
 
     Raises ``ValueError`` naming the bad value: parameters out of range, a color out of range,
     a bad task field (see :meth:`Task.validated`), footprints that cannot fit together
@@ -164,9 +163,8 @@ class PeProgram:
     block a MAC task reads, a REDUCE task may read the accumulators a MAC task fills.
     """
 
-    def __init__(self, tasks=None, *, mem=None, acc=None, **params):
-        self.params = check_pe_params(**params)
-        p = self.params
+    def __init__(self, tasks=None, *, mem=None, acc=None, params=None):
+        self.params = p = PeParams() if params is None else params
         tasks = {} if tasks is None else tasks
         if not isinstance(tasks, dict):
             raise ValueError(f"Tasks must be a dict of color to Task, not {tasks!r}")

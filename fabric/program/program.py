@@ -4,12 +4,12 @@ compiled into the configuration chain's word stream."""
 from dataclasses import dataclass, field
 
 from wafer_engine.rtl.config_chain import ConfigDest
-from wafer_engine.rtl.pe.params import check_pe_params
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.rtl.pe.ports import Target
 from wafer_engine.rtl.ports import Port, parse_port
 from wafer_engine.rtl.route import Route, check_routes
 
-from wafer_engine.fabric.model.config_model import ConfigRecord, encode
+from wafer_engine.fabric.program.config_records import ConfigRecord, encode
 from wafer_engine.fabric.program.pe_task import PeProgram
 
 __all__ = ["TileProgram", "ArrayProgram", "chain_order", "neighbour", "edge_of"]
@@ -50,13 +50,12 @@ class ArrayProgram:
     """A whole-array program, validated before any hardware runs.
 
     Args:
-        rows, cols: array size, each >= 1.
+        params: the array's :class:`wafer_engine.rtl.params.ArrayParams` (shape, router depth,
+            PE); its ``rows``, ``cols`` and ``colors`` are also attributes of the program.
         tiles: ``{(row, col): TileProgram}``; tiles not named do nothing.
         inputs: ``{(edge_port, position): [Wavelet]}``: streams entering the array, where
             ``edge_port`` is the side (``"N"`` for the north edge, entering row 0 of column
             ``position``; ``"W"`` entering column 0 of row ``position``; likewise S and E).
-        **pe_params: the PE parameters (``colors``, ``mem_words``, ...), as for
-            :class:`wafer_engine.rtl.pe.Pe`.
 
     Raises ``ValueError`` naming the bad value for: an array size out of range, a tile outside
     the array, a bad route (color out of range, unknown port, U-turn, bad filter), a bad task or
@@ -66,13 +65,11 @@ class ArrayProgram:
     form a cycle.
     """
 
-    def __init__(self, rows, cols, tiles=None, inputs=None, **pe_params):
-        for name, value in (("Row count", rows), ("Column count", cols)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, not {value!r}")
-        self.rows, self.cols = rows, cols
-        self.pe_params = check_pe_params(**pe_params)
-        self.colors = self.pe_params.colors
+    def __init__(self, params, tiles=None, inputs=None):
+        if not isinstance(params, ArrayParams):
+            raise TypeError(f"params must be an ArrayParams, not {params!r}")
+        self.params = params
+        self.rows, self.cols, self.colors = params.rows, params.cols, params.colors
         self.tiles = {}
         self.routes = {}
         self.pes = {}
@@ -82,7 +79,7 @@ class ArrayProgram:
             try:
                 self.routes[tile] = check_routes(program.routes, self.colors)
                 self.pes[tile] = PeProgram(program.tasks, mem=program.mem, acc=program.acc,
-                                           **self.pe_params._asdict())
+                                           params=params.pe)
             except ValueError as exc:
                 raise ValueError(f"Tile {tile}: {exc}") from None
         self.inputs = {}
@@ -185,7 +182,7 @@ class ArrayProgram:
     def merge(self, other):
         """A program running both ``self`` and ``other`` on the same array; raises if both
         claim one color (route or task) on one tile."""
-        if (other.rows, other.cols, other.pe_params) != (self.rows, self.cols, self.pe_params):
+        if other.params != self.params:
             raise ValueError("Programs for different arrays cannot be merged")
         tiles = {t: TileProgram(dict(p.routes), dict(p.tasks), dict(p.mem), dict(p.acc))
                  for t, p in self.tiles.items()}
@@ -202,7 +199,7 @@ class ArrayProgram:
         inputs = dict(self.inputs)
         for key, stream in other.inputs.items():
             inputs[key] = inputs.get(key, []) + stream
-        return ArrayProgram(self.rows, self.cols, tiles, inputs, **self.pe_params._asdict())
+        return ArrayProgram(self.params, tiles, inputs)
 
     def config_records(self):
         """The configuration as chain records, in chain order (``hops`` = chain position)."""

@@ -13,7 +13,7 @@ last PE sends only the non-zero results as ``(fp16 y, i * L + b)``.
 import numpy as np
 
 from wafer_engine.rtl.pe import Command
-from wafer_engine.rtl.pe.params import check_pe_params
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.rtl.ports import Port
 from wafer_engine.rtl.route import Route
 
@@ -23,6 +23,7 @@ from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.fabric.workloads.common import Workload, check_finite, from_fp16_bits, split, to_fp16_bits
 
 __all__ = ["gemm_program", "collect_matrix", "check_gemm_shape", "check_gemm_operands",
+           "feature_index_bits",
            "W_COLOR", "PARTIAL_COLORS", "DRAIN_COLOR"]
 
 #: Weights down the columns; partial sums east on two alternating colors, so a tile's incoming
@@ -39,7 +40,7 @@ _LEN_LIMIT = 0xFFFF
 _JBITS_MAX = 15
 
 
-def _jbits(features):
+def feature_index_bits(features):
     """Index bits for ``features`` local input features (0 for a single one)."""
     return max(features - 1, 0).bit_length()
 
@@ -49,22 +50,16 @@ def _span(what, first, end):
     return f"{what} {first}" if first == end - 1 else f"{what}s {first}..{end - 1}"
 
 
-def _check_count(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, not {value!r}")
-
-
-def check_gemm_shape(m, n, batch, rows, cols, **pe_params):
+def check_gemm_shape(m, n, batch, params):
     """Raise ``ValueError`` (naming the values) if ``Y = W X`` with W: ``m`` x ``n`` and
-    X: ``n`` x ``batch`` cannot be mapped on a ``rows`` x ``cols`` array of PEs with
-    ``pe_params``; returns the validated :class:`~wafer_engine.rtl.pe.params.PeParams`.
+    X: ``n`` x ``batch`` cannot be mapped on the array ``params``
+    (:class:`~wafer_engine.rtl.params.ArrayParams`); returns its PE's
+    :class:`~wafer_engine.rtl.params.PeParams`.
 
     Everything is checked on the largest block, PE (0, 0): :func:`split` makes the first
     slices the longest.
     """
-    _check_count("Row count", rows)
-    _check_count("Column count", cols)
-    p = check_pe_params(**pe_params)
+    rows, cols, p = params.rows, params.cols, params.pe
     if p.colors < _COLORS_NEEDED:
         raise ValueError(f"The GEMM mapping needs {_COLORS_NEEDED} colors (weights and two "
                          f"partial-sum colors); the PE has {p.colors}")
@@ -87,7 +82,7 @@ def check_gemm_shape(m, n, batch, rows, cols, **pe_params):
         raise ValueError(f"The X block per PE needs {features} x {length} = "
                          f"{features * length} words of mem (features x batch slice); the PE "
                          f"has mem_words {p.mem_words}")
-    jbits = _jbits(features)
+    jbits = feature_index_bits(features)
     if jbits > _JBITS_MAX:
         raise ValueError(f"{features} input features per column need jbits {jbits}; the task "
                          f"table's jbits field allows at most {_JBITS_MAX} "
@@ -99,7 +94,7 @@ def check_gemm_shape(m, n, batch, rows, cols, **pe_params):
     return p
 
 
-def check_gemm_operands(w, x, rows, cols, **pe_params):
+def check_gemm_operands(w, x, params):
     """``(W, X)`` as float64 arrays, or ``ValueError`` for mismatched or empty shapes,
     non-finite values and problems that do not fit (:func:`check_gemm_shape`)."""
     w, x = np.asarray(w, dtype=np.float64), np.asarray(x, dtype=np.float64)
@@ -109,19 +104,22 @@ def check_gemm_operands(w, x, rows, cols, **pe_params):
         raise ValueError(f"W and X must not be empty, not shapes {w.shape} and {x.shape}")
     check_finite("The matrix W", w)
     check_finite("The matrix X", x)
-    check_gemm_shape(w.shape[0], w.shape[1], x.shape[1], rows, cols, **pe_params)
+    check_gemm_shape(w.shape[0], w.shape[1], x.shape[1], params)
     return w, x
 
 
-def gemm_program(w, x, rows=4, cols=4, relu=False, **pe_params):
-    """``Y = W X`` (optionally ReLU) on a ``rows`` x ``cols`` array: X resident, the non-zero
-    weights streamed. Raises ``ValueError`` for mismatched or empty shapes, non-finite
+def gemm_program(w, x, params=None, relu=False):
+    """``Y = W X`` (optionally ReLU) on the array ``params`` (an
+    :class:`~wafer_engine.rtl.params.ArrayParams`, default the default array): X resident, the
+    non-zero weights streamed. Raises ``ValueError`` for mismatched or empty shapes, non-finite
     values, and problems that do not fit (see :func:`check_gemm_shape`).
 
     The workload's ``length`` is ``M * B``, the number of entries of Y; decode the east-edge
     outputs with :func:`collect_matrix`.
     """
-    w, x = check_gemm_operands(w, x, rows, cols, **pe_params)
+    params = ArrayParams() if params is None else params
+    rows, cols = params.rows, params.cols
+    w, x = check_gemm_operands(w, x, params)
     (m, n), batch = w.shape, x.shape[1]
     row_parts, col_parts = split(batch, rows), split(n, cols)
     w16, x16 = to_fp16_bits(w), to_fp16_bits(x)
@@ -135,7 +133,7 @@ def gemm_program(w, x, rows=4, cols=4, relu=False, **pe_params):
         for c, feats_c in enumerate(col_parts):
             last = c == cols - 1
             p_out = PARTIAL_COLORS[c % 2]
-            jbits = _jbits(len(feats_c))
+            jbits = feature_index_bits(len(feats_c))
             routes = {W_COLOR: Route(frozenset({Port.N}), down),
                       p_out: Route(frozenset({Port.RAMP}), frozenset({Port.E}))}
             tasks = {W_COLOR: Task("MAC", len=length, mem_a=0, acc=0, zero_skip=True,
@@ -163,13 +161,13 @@ def gemm_program(w, x, rows=4, cols=4, relu=False, **pe_params):
     # accumulator rows, so short batch slices (L < 5) do not stall on the acc hazard.
     stream_phase = {}
     for c, feats_c in enumerate(col_parts):
-        jbits = _jbits(len(feats_c))
+        jbits = feature_index_bits(len(feats_c))
         stream_phase[(Port.N, c)] = [
             Wavelet.half(W_COLOR, int(w16[i, j]), (i << jbits) | (j - feats_c.start))
             for j in feats_c for i in range(m) if w16[i, j] & 0x7FFF]
     drain_phase = {(Port.N, 0): [Wavelet(DRAIN_COLOR, Command.DRAIN_CLEAR.value, control=1)]}
     inputs = {(Port.N, c): [] for c in range(cols)}
-    program = ArrayProgram(rows, cols, tiles, inputs, **pe_params)
+    program = ArrayProgram(params, tiles, inputs)
     outputs = [(Port.E, r) for r in range(rows)]
     return Workload(program, [stream_phase, drain_phase], outputs, m * batch)
 

@@ -9,6 +9,7 @@ whose last PE sends only the non-zero results as ``(fp16 value, output index)``.
 
 import numpy as np
 
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.rtl.pe import Command
 from wafer_engine.rtl.ports import Port
 from wafer_engine.rtl.route import Route
@@ -25,10 +26,13 @@ __all__ = ["gemv_program", "X_COLOR", "PARTIAL_COLORS"]
 X_COLOR, PARTIAL_COLORS = 0, (1, 2)
 
 
-def gemv_program(a, x, rows=4, cols=4, relu=False, **pe_params):
-    """``y = A x`` (optionally ReLU) on a ``rows`` x ``cols`` array; A resident, non-zero x
-    streamed. Raises ``ValueError`` for mismatched shapes, non-finite values, and blocks that do
+def gemv_program(a, x, params=None, relu=False):
+    """``y = A x`` (optionally ReLU) on the array ``params`` (an
+    :class:`~wafer_engine.rtl.params.ArrayParams`, default the default array); A resident,
+    non-zero x streamed. Raises ``ValueError`` for mismatched shapes, non-finite values, and blocks that do
     not fit a PE."""
+    params = ArrayParams() if params is None else params
+    rows, cols = params.rows, params.cols
     a, x = np.asarray(a, dtype=np.float64), np.asarray(x, dtype=np.float64)
     if a.ndim != 2 or x.ndim != 1 or a.shape[1] != x.shape[0]:
         raise ValueError(f"Matrix of shape {a.shape} cannot multiply a vector of shape "
@@ -75,6 +79,6 @@ def gemv_program(a, x, rows=4, cols=4, relu=False, **pe_params):
                                      for j in cols_c if x16[j] & 0x7FFF]
     drain_phase = {(Port.N, 0): [Wavelet(X_COLOR, Command.DRAIN_CLEAR.value, control=1)]}
     inputs = {(Port.N, c): [] for c in range(cols)}
-    program = ArrayProgram(rows, cols, tiles, inputs, **pe_params)
+    program = ArrayProgram(params, tiles, inputs)
     outputs = [(Port.E, r) for r in range(rows)]
     return Workload(program, [stream_phase, drain_phase], outputs, m)

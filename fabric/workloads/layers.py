@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.rtl.pe import Command
 from wafer_engine.rtl.ports import Port
 from wafer_engine.rtl.route import Route
@@ -45,7 +46,7 @@ from wafer_engine.fabric.program.pe_task import Task
 from wafer_engine.fabric.program.program import ArrayProgram, TileProgram
 from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.fabric.workloads.common import Workload, check_finite, split, to_fp16_bits
-from wafer_engine.fabric.workloads.gemm import DRAIN_COLOR, PARTIAL_COLORS, W_COLOR, _jbits, check_gemm_shape, gemm_program
+from wafer_engine.fabric.workloads.gemm import DRAIN_COLOR, PARTIAL_COLORS, W_COLOR, feature_index_bits, check_gemm_shape, gemm_program
 
 __all__ = ["Stage", "two_layer_program", "load_program", "run_stages", "SCATTER_COLOR"]
 
@@ -101,11 +102,12 @@ def run_stages(stages, model=None):
     return model, cycles, 0 if first_in is None else end - first_in
 
 
-def _check_layers(m1, n1, m2, batch, rows, cols, pe_params):
+def _check_layers(m1, n1, m2, batch, params):
     """Both layers' GEMM limits (layer 2 on ``cols - 1`` columns with ``m1`` features), and the
     mem both X blocks need together; returns the validated PE parameters."""
-    p = check_gemm_shape(m1, n1, batch, rows, cols, **pe_params)
-    check_gemm_shape(m2, m1, batch, rows, cols - 1, **pe_params)
+    rows, cols = params.rows, params.cols
+    p = check_gemm_shape(m1, n1, batch, params)
+    check_gemm_shape(m2, m1, batch, params.replace(cols=cols - 1))
     length, feats = len(split(batch, rows)[0]), len(split(n1, cols)[0])
     need = feats * length + m1 * length
     if need > p.mem_words:
@@ -115,9 +117,9 @@ def _check_layers(m1, n1, m2, batch, rows, cols, pe_params):
     return p
 
 
-def two_layer_program(w1, x, w2, rows=4, cols=4, relu1=True, relu2=False, **pe_params):
-    """``Y2 = W2 relu(W1 X)`` (``relu1``, ``relu2``: ReLU after each layer) on a ``rows`` x
-    ``cols`` array, as a list of three :class:`Stage` (see the module's text). W1: M1 x N1,
+def two_layer_program(w1, x, w2, params=None, relu1=True, relu2=False):
+    """``Y2 = W2 relu(W1 X)`` (``relu1``, ``relu2``: ReLU after each layer) on the array
+    ``params`` (an :class:`~wafer_engine.rtl.params.ArrayParams`, default the default array), as a list of three :class:`Stage` (see the module's text). W1: M1 x N1,
     X: N1 x B, W2: M2 x M1; values are rounded to fp16 on entry, and Y1 is rounded to fp16
     where it is stored. Decode the last stage's east-edge outputs with
     ``collect_matrix(streams, M2, B)``.
@@ -127,7 +129,9 @@ def two_layer_program(w1, x, w2, rows=4, cols=4, relu1=True, relu2=False, **pe_p
     (:func:`~.gemm.check_gemm_shape`, layer 2 on ``cols - 1`` columns with M1 features) and
     the mem of both X blocks.
     """
-    if isinstance(cols, int) and not isinstance(cols, bool) and cols == 1:
+    params = ArrayParams() if params is None else params
+    rows, cols = params.rows, params.cols
+    if cols == 1:
         raise ValueError("Scattering layer 1's results back needs at least 2 array columns, "
                          "not 1: the last column's PE finalises them and cannot deliver them "
                          "to itself (a route never sends a wavelet back out of the port it "
@@ -138,14 +142,13 @@ def two_layer_program(w1, x, w2, rows=4, cols=4, relu1=True, relu2=False, **pe_p
         raise ValueError(f"Matrix W2 of shape {w2.shape} cannot multiply the results of W1 "
                          f"of shape {np.shape(w1)}")
     check_finite("The matrix W2", w2)
-    layer1 = gemm_program(w1, x, rows, cols, relu=relu1, **pe_params)
+    layer1 = gemm_program(w1, x, params, relu=relu1)
     n1, batch = np.shape(x)
     m2 = w2.shape[0]
-    _check_layers(m1, n1, m2, batch, rows, cols, pe_params)
+    _check_layers(m1, n1, m2, batch, params)
     batch_parts, feats1 = split(batch, rows), split(n1, cols)
     feats2 = split(m1, cols - 1)
     base = len(feats1[0]) * len(batch_parts[0])     # layer 2's block, past every X block
-    params = layer1.program.pe_params._asdict()
 
     # Stage 1: layer 1 as gemm_program builds it, plus the zeroed layer-2 block.
     tiles = {}
@@ -154,7 +157,7 @@ def two_layer_program(w1, x, w2, rows=4, cols=4, relu1=True, relu2=False, **pe_p
         mem = dict(t.mem)
         mem[base] = [0] * (m1 * length)
         tiles[tile] = TileProgram(dict(t.routes), dict(t.tasks), mem, dict(t.acc))
-    stage1 = Workload(ArrayProgram(rows, cols, tiles, layer1.program.inputs, **params),
+    stage1 = Workload(ArrayProgram(params, tiles, layer1.program.inputs),
                       layer1.phases[:1], [], 0)
 
     # Stage 2: the chain as in layer 1, its end turned west onto the scatter color, driven
@@ -181,9 +184,9 @@ def two_layer_program(w1, x, w2, rows=4, cols=4, relu1=True, relu2=False, **pe_p
             tasks[SCATTER_COLOR] = Task("STORE", mem_a=base, rows=f.stop * length)
         tiles[(r, c)] = TileProgram(routes, tasks)
     inputs = {(Port.W, r): [] for r in range(rows)}
-    program = ArrayProgram(rows, cols, tiles, inputs, **params)
+    program = ArrayProgram(params, tiles, inputs)
     lengths = [m1 * len(b) for b in batch_parts]
-    stage2 = Workload(program, _drain_phases(lengths, params["out_depth"]), [], 0)
+    stage2 = Workload(program, _drain_phases(lengths, params.pe.out_depth), [], 0)
 
     stage3 = _layer2(w2, base, rows, cols, batch_parts, feats2, relu2, params)
     return [Stage("layer1", stage1), Stage("scatter", stage2), Stage("layer2", stage3)]
@@ -225,9 +228,9 @@ def _layer2(w2, base, rows, cols, batch_parts, feats2, relu, params):
             p_out = PARTIAL_COLORS[c % 2]
             routes = {W_COLOR: Route(frozenset({Port.N}), down),
                       p_out: Route(frozenset({Port.RAMP}), frozenset({Port.E}))}
-            tasks = {color: _NONE for color in range(params["colors"])}
+            tasks = {color: _NONE for color in range(params.colors)}
             tasks[W_COLOR] = Task("MAC", len=length, mem_a=base + f.start * length, acc=0,
-                                  zero_skip=True, jbits=_jbits(len(f)), rows=m2, cols=len(f))
+                                  zero_skip=True, jbits=feature_index_bits(len(f)), rows=m2, cols=len(f))
             output = dict(out_color=p_out, sparse_out=last, relu=relu and last, index_base=0)
             if c == 0:
                 tasks[DRAIN_COLOR] = Task("REDUCE", len=m2 * length, acc=0, **output)
@@ -240,14 +243,14 @@ def _layer2(w2, base, rows, cols, batch_parts, feats2, relu, params):
         p_end = PARTIAL_COLORS[(inner - 1) % 2]
         tiles[(r, inner)] = TileProgram(
             {p_end: Route(frozenset({Port.W}), frozenset({Port.E}))},
-            {color: _NONE for color in range(params["colors"])})
+            {color: _NONE for color in range(params.colors)})
     stream = {}
     for c, f in enumerate(feats2):
-        jbits = _jbits(len(f))
+        jbits = feature_index_bits(len(f))
         stream[(Port.N, c)] = [Wavelet.half(W_COLOR, int(w16[i, j]), (i << jbits) | (j - f.start))
                                for j in f for i in range(m2) if w16[i, j] & 0x7FFF]
     drain = {(Port.N, 0): [Wavelet(DRAIN_COLOR, Command.DRAIN_CLEAR.value, control=1)]}
     inputs = {(Port.N, c): [] for c in range(cols)}
-    program = ArrayProgram(rows, cols, tiles, inputs, **params)
+    program = ArrayProgram(params, tiles, inputs)
     batch = sum(len(b) for b in batch_parts)
     return Workload(program, [stream, drain], [(Port.E, r) for r in range(rows)], m2 * batch)

@@ -17,6 +17,7 @@ zero, the sum is +0, and :func:`collect_gradients` leaves +0 there.
 
 import numpy as np
 
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.rtl.ports import Port
 from wafer_engine.rtl.route import Route
 
@@ -25,7 +26,7 @@ from wafer_engine.fabric.program.pe_task import Task
 from wafer_engine.fabric.program.program import ArrayProgram, TileProgram
 from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.fabric.workloads.common import Workload, check_finite, split, to_fp16_bits
-from wafer_engine.fabric.workloads.gemm import _jbits, check_gemm_shape
+from wafer_engine.fabric.workloads.gemm import feature_index_bits, check_gemm_shape
 
 __all__ = ["wgrad_program", "check_wgrad_operands", "grad_positions", "collect_gradients", "reduce_partials",
            "G_COLOR", "OUT_COLOR"]
@@ -41,7 +42,7 @@ def grad_positions(mask, dy16):
     return np.argwhere(mask & live[:, None])
 
 
-def check_wgrad_operands(mask, dy, x, rows, cols, **pe_params):
+def check_wgrad_operands(mask, dy, x, params):
     """``(mask, dY, X)`` as bool / float64 arrays, or ``ValueError`` for mismatched shapes,
     non-finite values and problems that do not fit (the GEMM's limits plus the X and dY
     blocks in mem)."""
@@ -54,7 +55,8 @@ def check_wgrad_operands(mask, dy, x, rows, cols, **pe_params):
     check_finite("The gradient dY", dy)
     check_finite("The matrix X", x)
     (m, n), batch = mask.shape, x.shape[1]
-    p = check_gemm_shape(m, n, batch, rows, cols, **pe_params)
+    p = check_gemm_shape(m, n, batch, params)
+    rows, cols = params.rows, params.cols
     length, features = len(split(batch, rows)[0]), len(split(n, cols)[0])
     if (features + m) * length > p.mem_words:
         raise ValueError(f"The X and dY blocks per PE need ({features} + {m}) x {length} = "
@@ -63,15 +65,18 @@ def check_wgrad_operands(mask, dy, x, rows, cols, **pe_params):
     return mask, dy, x
 
 
-def wgrad_program(mask, dy, x, rows=4, cols=4, **pe_params):
-    """The weight gradient of ``Y = W X`` on a ``rows`` x ``cols`` array for the positions of
+def wgrad_program(mask, dy, x, params=None):
+    """The weight gradient of ``Y = W X`` on the array ``params`` (an
+    :class:`~wafer_engine.rtl.params.ArrayParams`, default the default array) for the positions of
     ``mask`` (M x N, bool), given ``dy`` (M x B) and ``x`` (N x B), both rounded to fp16.
 
     Returns a :class:`Workload` with one phase per array column; decode its east-edge outputs
     with :func:`collect_gradients`. Raises ``ValueError`` for mismatched shapes, non-finite
     values and problems that do not fit (the GEMM's limits plus the dY block in mem).
     """
-    mask, dy, x = check_wgrad_operands(mask, dy, x, rows, cols, **pe_params)
+    params = ArrayParams() if params is None else params
+    rows, cols = params.rows, params.cols
+    mask, dy, x = check_wgrad_operands(mask, dy, x, params)
     (m, n), batch = mask.shape, x.shape[1]
     row_parts, col_parts = split(batch, rows), split(n, cols)
     dy16, x16 = to_fp16_bits(dy), to_fp16_bits(x)
@@ -86,7 +91,7 @@ def wgrad_program(mask, dy, x, rows=4, cols=4, **pe_params):
             routes = {G_COLOR: Route(frozenset({Port.N}), down),
                       OUT_COLOR: Route(east_in, frozenset({Port.E}))}
             tasks = {G_COLOR: Task("GRAD", len=len(batch_r), mem_a=0, mem_b=x_words,
-                                   out_color=OUT_COLOR, jbits=_jbits(len(feats_c)),
+                                   out_color=OUT_COLOR, jbits=feature_index_bits(len(feats_c)),
                                    rows=m, cols=len(feats_c))}
             block = np.concatenate([x16[np.ix_(list(feats_c), list(batch_r))].reshape(-1),
                                     dy16[:, list(batch_r)].reshape(-1)])
@@ -95,13 +100,13 @@ def wgrad_program(mask, dy, x, rows=4, cols=4, **pe_params):
     positions = grad_positions(mask, dy16)
     phases = []
     for c, feats_c in enumerate(col_parts):
-        jbits = _jbits(len(feats_c))
+        jbits = feature_index_bits(len(feats_c))
         mine = positions[(positions[:, 1] >= feats_c.start) & (positions[:, 1] < feats_c.stop)]
         phases.append({(Port.N, c): [Wavelet.half(G_COLOR, 0, (int(i) << jbits)
                                                   | (int(j) - feats_c.start))
                                      for i, j in mine]})
     inputs = {(Port.N, c): [] for c in range(cols)}
-    program = ArrayProgram(rows, cols, tiles, inputs, **pe_params)
+    program = ArrayProgram(params, tiles, inputs)
     outputs = [(Port.E, r) for r in range(rows)]
     return Workload(program, phases, outputs, m * n)
 

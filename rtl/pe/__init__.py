@@ -1,13 +1,12 @@
 """The processing element: tasks bound to colors, triggered by arriving wavelets, over a local
 fp16 memory and fp32 accumulators (see docs/pe.md)."""
 
-from wafer_engine.rtl.pe.params import MAX_FIFO_DEPTH, MAX_LEN, MAX_WORDS, PeParams, check_pe_params
 from wafer_engine.rtl.pe.pe import PIPELINE, Pe
 from wafer_engine.rtl.pe.ports import COUNTERS, CountersSignature, PeConfigSignature, PeekSignature, Target
 from wafer_engine.rtl.pe.task import TASK_WORDS, Command, Op, TaskEntry, entry_from_words, task_words
 
 __all__ = [
-    "Pe", "PIPELINE", "PeParams", "check_pe_params", "MAX_WORDS", "MAX_LEN", "MAX_FIFO_DEPTH",
+    "Pe", "PIPELINE",
     "Op", "Command", "TaskEntry", "TASK_WORDS", "task_words", "entry_from_words",
     "Target", "PeConfigSignature", "PeekSignature", "CountersSignature", "COUNTERS",
 ]

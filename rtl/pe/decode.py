@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from wafer_engine.rtl.wavelet import Wavelet
 from wafer_engine.rtl.pe.job import Decoded, Job
-from wafer_engine.rtl.pe.params import check_pe_params
+from wafer_engine.rtl.params import PeParams
 from wafer_engine.rtl.pe.task import Command, Op, TaskEntry
 
 __all__ = ["Decoder"]
@@ -20,7 +20,8 @@ class Decoder(wiring.Component):
     physical memories, so the datapath never sees an address out of range. The order of the
     checks is: no task, then errors, then zero skip.
 
-    Parameters: the PE's (``colors``, ``mem_words``, ``acc_words``, ``max_len``).
+    Parameters: the PE's :class:`wafer_engine.rtl.params.PeParams` (``colors``, ``mem_words``,
+    ``acc_words`` and ``max_len`` matter here).
 
     Attributes:
         wavelet: In(Wavelet) -- the wavelet at the head of the input FIFO.
@@ -38,9 +39,8 @@ class Decoder(wiring.Component):
     job: Out(Job)
     reduce_k_next: Out(16)
 
-    def __init__(self, *, colors=4, mem_words=4096, acc_words=1024, max_len=64):
-        self._params = check_pe_params(colors=colors, mem_words=mem_words, acc_words=acc_words,
-                                       max_len=max_len)
+    def __init__(self, params=None):
+        self._params = PeParams() if params is None else params
         super().__init__()
 
     def elaborate(self, platform):

@@ -11,7 +11,7 @@ from wafer_engine.rtl.fp import Fp16Mul, Fp32Add, Fp32ToFp16, relu32
 from wafer_engine.rtl.wavelet import LinkSignature, Wavelet
 from wafer_engine.rtl.pe.decode import Decoder
 from wafer_engine.rtl.pe.job import Decoded, Element, Job
-from wafer_engine.rtl.pe.params import check_pe_params
+from wafer_engine.rtl.params import PeParams
 from wafer_engine.rtl.pe.ports import CountersSignature, PeConfigSignature, PeekSignature, Target
 from wafer_engine.rtl.pe.task import TaskEntry
 
@@ -47,11 +47,9 @@ class Pe(wiring.Component):
     after the previous job's last one.
 
     Parameters:
-        colors: number of colors, 1..24.
-        mem_words: fp16 memory size in 16-bit words, 1..65536.
-        acc_words: fp32 accumulator count, 1..65536.
-        max_len: longest vector (task ``len``), 1..65535.
-        in_depth, out_depth: input and output FIFO depths in wavelets, 1..64.
+        params: a :class:`wafer_engine.rtl.params.PeParams` (default: the default PE): colors,
+            fp16 memory words, fp32 accumulators, longest vector (task ``len``), input and
+            output FIFO depths in wavelets.
 
     Attributes:
         i: In(LinkSignature(colors)) -- wavelets from the router's RAMP output. ``ready`` has
@@ -65,15 +63,9 @@ class Pe(wiring.Component):
         idle: Out(1) -- nothing queued or in flight (the cycle counts as idle).
     """
 
-    def __init__(self, *, colors=4, mem_words=4096, acc_words=1024, max_len=64, in_depth=4,
-                 out_depth=4):
-        try:
-            self._params = check_pe_params(colors=colors, mem_words=mem_words,
-                                           acc_words=acc_words, max_len=max_len,
-                                           in_depth=in_depth, out_depth=out_depth)
-        except ValueError:
-            self._MustUse__silence = True  # a rejected PE is not an unused one
-            raise
+    def __init__(self, params=None):
+        self._params = params = PeParams() if params is None else params
+        colors = params.colors
         super().__init__({
             "i": In(LinkSignature(colors)),
             "o": Out(LinkSignature(colors)),
@@ -86,7 +78,7 @@ class Pe(wiring.Component):
 
     @property
     def params(self):
-        """The validated :class:`wafer_engine.rtl.pe.params.PeParams`."""
+        """The :class:`wafer_engine.rtl.params.PeParams` this PE was built with."""
         return self._params
 
     def elaborate(self, platform):
@@ -150,8 +142,7 @@ class Pe(wiring.Component):
         ]
 
         # Decode: the head wavelet against its color's task.
-        m.submodules.decode = dec = Decoder(colors=p.colors, mem_words=p.mem_words,
-                                            acc_words=p.acc_words, max_len=p.max_len)
+        m.submodules.decode = dec = Decoder(p)
         m.d.comb += [
             dec.wavelet.eq(head),
             dec.task.eq(Array(t.as_value() for t in table)[head.color]),

@@ -84,11 +84,9 @@ def run_verilator(work, build_dir=None):
     from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
 
     program = work.program
-    config = f"{program.rows}x{program.cols}_" + "_".join(
-        f"{k}{v}" for k, v in program.pe_params._asdict().items())
+    config = "_".join(f"{k}{v}" for k, v in program.params.flat().items())
     folder = build_dir or sim_dir("array_run", config)
-    verilog, _ = write_array_verilog(program.rows, program.cols, folder,
-                                     **program.pe_params._asdict())
+    verilog, _ = write_array_verilog(program.params, folder)
     work_path, result_path = folder / "workload.pickle", folder / "result.pickle"
     with open(work_path, "wb") as f:
         pickle.dump(work, f)

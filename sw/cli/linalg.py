@@ -9,7 +9,9 @@ import numpy as np
 from wafer_engine.fabric.workloads import collect_vector, gemv_program
 from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
 
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.backends.run import run_workload
+from wafer_engine.sw.cli.array_flags import array_params, given_array_flags
 
 __all__ = ["load_npy", "gemv", "gemm", "report"]
 
@@ -59,21 +61,15 @@ def _finish(args, result, out, what):
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{what} on a {args.rows}x{args.cols} array ({args.backend}): "
+        print(f"{what} on a {args.params.rows}x{args.params.cols} array ({args.backend}): "
               f"{summary['cycles']} cycles, {summary['fmac_ops']} FMACs, "
               f"{summary['zero_skipped']} zeros skipped; wrote {args.out}")
 
 
-#: The array and PE when no flag and no board says otherwise.
-_DEFAULTS = {"rows": 4, "cols": 4, "colors": 4, "mem_words": 4096, "acc_words": 1024,
-             "max_len": 64}
-
-
 def _array(args):
-    """Resolve the array flags: the board's build with ``--board`` (then none of them may be
-    given), else each flag or its default; ``args.rows``/``args.cols`` are filled in. Returns
-    the PE parameters."""
-    given = {k: getattr(args, k) for k in _DEFAULTS if getattr(args, k) is not None}
+    """The array to run on: the board's build with ``--board`` (then no array flag may be
+    given), else the default array with the flags given; also kept as ``args.params``."""
+    given = given_array_flags(args)
     if args.board is not None:
         from wafer_engine.sw.flows.board_build import board
         spec = board(args.board)
@@ -81,14 +77,12 @@ def _array(args):
             raise ValueError(f"--board {args.board} needs --backend fpga, not "
                              f"{args.backend!r}")
         if given:
-            flags = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise ValueError(f"--board {args.board} fixes the array ({spec.rows}x{spec.cols}, "
-                             f"{spec.pe}); drop {flags}")
-        values = {"rows": spec.rows, "cols": spec.cols, **spec.pe}
+            raise ValueError(f"--board {args.board} fixes the array ({spec.params!r}); drop "
+                             f"{', '.join(given)}")
+        args.params = spec.params
     else:
-        values = {**_DEFAULTS, **given}
-    args.rows, args.cols = values.pop("rows"), values.pop("cols")
-    return values
+        args.params = array_params(args, ArrayParams())
+    return args.params
 
 
 def _run(args, work):
@@ -106,20 +100,20 @@ def _run(args, work):
 
 
 def gemv(args):
+    params = _array(args)
     a = load_npy(args.matrix, "matrix")
     x = load_npy(args.vector, "vector")
-    pe = _array(args)
-    work = gemv_program(a, x, args.rows, args.cols, relu=args.relu, **pe)
+    work = gemv_program(a, x, params, relu=args.relu)
     result = _run(args, work)
     y = collect_vector([result.outputs[o] for o in work.outputs], work.length)
     _finish(args, result, y, f"y = A x ({a.shape[0]} x {a.shape[1]})")
 
 
 def gemm(args):
+    params = _array(args)
     w = load_npy(args.weights, "weights")
     x = load_npy(args.inputs, "inputs")
-    pe = _array(args)
-    work = gemm_program(w, x, args.rows, args.cols, relu=args.relu, **pe)
+    work = gemm_program(w, x, params, relu=args.relu)
     result = _run(args, work)
     m, batch = w.shape[0], x.shape[1]
     y = collect_matrix([result.outputs[o] for o in work.outputs], m, batch)

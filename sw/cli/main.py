@@ -3,27 +3,44 @@
 import argparse
 import importlib
 import sys
+from dataclasses import fields
 
+from wafer_engine.rtl.params import ArrayParams, PeParams
+from wafer_engine.sw.cli.array_flags import add_array_flags, array_params, flag, given_array_flags
 from wafer_engine.sw.flows.verilog import TOPS, write_verilog
 
 from wafer_engine.sw.hostlink.fpga_backend import FpgaLinkError
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
+
+#: The parameters each ``--top`` is built from; any other array/PE flag is refused for it.
+_TOP_USES = {
+    "router": {"colors", "depth"},
+    "pe": {f.name for f in fields(PeParams)},
+    "tile": {f.name for f in fields(ArrayParams) if f.name not in ("rows", "cols", "pe")}
+            | {f.name for f in fields(PeParams)},
+}
+_VERILOG_TOPS = (*TOPS, "array")
 
 
 def _verilog(args):
-    if args.rows is not None or args.cols is not None:
+    given = given_array_flags(args)
+    top = args.top
+    if top is None:
+        top = "array" if args.rows is not None or args.cols is not None else "router"
+    if top not in _VERILOG_TOPS:
+        raise ValueError(f"--top must be one of {', '.join(_VERILOG_TOPS)}, not {top!r}")
+    params = array_params(args, ArrayParams())
+    if top == "array":
         from wafer_engine.sw.flows.array_verilog import write_array_verilog
-        path, _ = write_array_verilog(args.rows or 1, args.cols or 1, args.output,
-                                      colors=args.colors, mem_words=args.mem_words)
+        path, _ = write_array_verilog(params, args.output)
         print(path)
         return
-    if args.top not in TOPS:
-        raise ValueError(f"Top must be one of {', '.join(sorted(TOPS))}, not {args.top!r}")
-    extra = {"mem_words": args.mem_words} if args.top == "pe" else {}
-    if args.depth is not None:
-        extra["depth"] = args.depth
-    component, name = TOPS[args.top](colors=args.colors, **extra)
+    unused = [f for f in given if f[2:].replace("-", "_") not in _TOP_USES[top]]
+    if unused:
+        uses = ", ".join(flag(n) for n in sorted(_TOP_USES[top]))
+        raise ValueError(f"{unused[0]} does not apply to --top {top} (it takes {uses})")
+    component, name = TOPS[top](params)
     path = write_verilog(component, name, args.output)
     print(path)
 
@@ -54,17 +71,7 @@ _COMMAND_MODULES = ("wafer_engine.sw.cli.train", "wafer_engine.sw.cli.synth")
 
 
 def _array_options(parser):
-    # Array and PE flags default to None so that --board can tell which were given.
-    parser.add_argument("--rows", type=int, help="array rows (default 4)")
-    parser.add_argument("--cols", type=int, help="array columns (default 4)")
-    parser.add_argument("--colors", type=int, help="colors per router and PE (default 4)")
-    parser.add_argument("--mem-words", type=int,
-                        help="PE memory in 16-bit words (default 4096)")
-    parser.add_argument("--acc-words", type=int,
-                        help="PE accumulators, 32-bit words (default 1024)")
-    parser.add_argument("--max-len", type=int,
-                        help="PE's longest vector, drains and chain reductions included "
-                             "(default 64)")
+    add_array_flags(parser, ArrayParams(), note="with --board the board's")
     parser.add_argument("--backend", default="golden", choices=("golden", "verilator", "fpga"),
                         help="golden model (default), the RTL on Verilator, or a board over "
                              "its serial port (--port)")
@@ -79,21 +86,15 @@ def _array_options(parser):
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def _parser():
+def build_parser():
     parser = argparse.ArgumentParser(prog="wafer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     verilog = commands.add_parser("verilog", help="write a component's Verilog and print its path")
-    verilog.add_argument("--top", default="router",
-                         help=f"component to generate: {', '.join(sorted(TOPS))} (default router)")
-    verilog.add_argument("--colors", type=int, default=4, help="number of colors, 1..24")
-    verilog.add_argument("--depth", type=int,
-                         help="router buffer depth per (input, color), default 2; for the PE, "
-                              "its input and output FIFO depth, default 4")
-    verilog.add_argument("--rows", type=int, help="generate an R x C array (top wafer_array)")
-    verilog.add_argument("--cols", type=int, help="columns of the array")
-    verilog.add_argument("--mem-words", type=int, default=4096,
-                         help="PE memory in 16-bit words (default 4096)")
+    verilog.add_argument("--top", help=f"what to generate: {', '.join(_VERILOG_TOPS)} "
+                                       "(default array when --rows or --cols is given, else "
+                                       "router); array writes wafer_array.v (top wafer_array)")
+    add_array_flags(verilog, ArrayParams())
     verilog.add_argument("-o", "--output", default="build/verilog", help="output folder")
     verilog.set_defaults(run=_verilog)
 
@@ -111,7 +112,7 @@ def _parser():
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         args.run(args)
     except (ValueError, FpgaLinkError) as exc:

@@ -2,7 +2,14 @@
 
 import json
 
-__all__ = ["add_command", "run"]
+from wafer_engine.rtl.params import ArrayParams
+from wafer_engine.sw.cli.array_flags import add_array_flags, array_params
+
+__all__ = ["add_command", "run", "SYNTH_ARRAY"]
+
+#: What ``wafer synth --target`` builds unless told otherwise: one tile of the default array
+#: (a 4x4 of the default PE does not fit any supported device).
+SYNTH_ARRAY = ArrayParams(rows=1, cols=1)
 
 _UNITS = [("luts", "logic cells (LUT4 + carry)"), ("ffs", "flip-flops"), ("dsps", "DSPs"),
           ("brams", "block RAMs")]
@@ -22,17 +29,7 @@ def add_command(subparsers):
     where = p.add_mutually_exclusive_group()
     where.add_argument("--target", help=f"device: {', '.join(TARGETS)} (default ecp5-85k)")
     where.add_argument("--board", help=f"board: {', '.join(BOARDS)}")
-    p.add_argument("--rows", type=int, help="array rows (default 1; for --board the board's)")
-    p.add_argument("--cols", type=int,
-                   help="array columns (default 1; for --board the board's)")
-    p.add_argument("--colors", type=int,
-                   help="colors, 1..24 (default 4; for --board the board's default)")
-    p.add_argument("--mem-words", type=int,
-                   help="PE memory in 16-bit words (default 4096; for --board the board's)")
-    p.add_argument("--acc-words", type=int,
-                   help="PE accumulators (default 1024; for --board the board's)")
-    p.add_argument("--max-len", type=int,
-                   help="PE's longest vector (default 64; for --board the board's)")
+    add_array_flags(p, SYNTH_ARRAY, note="with --board the board's")
     p.add_argument("--freq", type=float,
                    help="timing goal in MHz (default 100 on ECP5, 50 on iCE40; boards: "
                         "their oscillator)")
@@ -47,14 +44,6 @@ def add_command(subparsers):
 
 def _given(value, default):
     return default if value is None else value
-
-
-def _pe_params(args, defaults):
-    params = dict(defaults)
-    for name in ("colors", "mem_words", "acc_words", "max_len"):
-        if getattr(args, name) is not None:
-            params[name] = getattr(args, name)
-    return params
 
 
 def run(args):
@@ -73,9 +62,8 @@ def run(args):
             raise ValueError("--seed is for --board builds")
 
         tgt = target(args.target or "ecp5-85k")
-        params = _pe_params(args, {"colors": 4, "mem_words": 4096, "acc_words": 1024})
-        result = build_array(_given(args.rows, 1), _given(args.cols, 1), tgt.name, args.output,
-                             freq_mhz=args.freq, **params)
+        result = build_array(array_params(args, SYNTH_ARRAY), tgt.name, args.output,
+                             freq_mhz=args.freq)
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:
@@ -85,10 +73,9 @@ def run(args):
 def _build_board(spec, args):
     from wafer_engine.sw.flows.board_build import BOARD_SEED, build_board
 
-    params = _pe_params(args, spec.pe)
-    return build_board(spec.name, rows=_given(args.rows, spec.rows),
-                       cols=_given(args.cols, spec.cols), baud=_given(args.baud, 115200),
-                       seed=_given(args.seed, BOARD_SEED), out_dir=args.output, **params)
+    return build_board(spec.name, params=array_params(args, spec.params),
+                       baud=_given(args.baud, 115200), seed=_given(args.seed, BOARD_SEED),
+                       out_dir=args.output)
 
 
 def _print(r):

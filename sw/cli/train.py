@@ -6,7 +6,8 @@ import sys
 from wafer_engine.sw.training.data import DATASETS
 from wafer_engine.sw.training.engines import ENGINE_BACKENDS
 from wafer_engine.sw.training.optim import OPTIMIZERS
-from wafer_engine.sw.training.job import TrainOptions, build_trainer, run_training
+from wafer_engine.sw.cli.array_flags import add_array_flags, array_params
+from wafer_engine.sw.training.job import TRAIN_ARRAY, TrainOptions, build_trainer, run_training
 
 __all__ = ["add_command"]
 
@@ -23,7 +24,8 @@ def _run(args):
     opts = TrainOptions(dataset=args.dataset, hidden=_hidden(args.hidden),
                         sparsity=args.sparsity, epochs=args.epochs, optimizer=args.optimizer,
                         lr=args.lr, batch=args.batch, prune_epochs=args.prune_epochs,
-                        rows=args.rows, cols=args.cols, backend=args.backend, seed=args.seed,
+                        array=array_params(args, TRAIN_ARRAY), backend=args.backend,
+                        seed=args.seed,
                         checkpoint=args.checkpoint, store_dir=args.store_dir)
     trainer, data = build_trainer(opts)
     log = (lambda text: print(text, file=sys.stderr)) if args.json else print
@@ -33,7 +35,8 @@ def _run(args):
         print(json.dumps(result))
         return
     if result["cycles"]:
-        print(f"fabric ({result['backend']}, {opts.rows}x{opts.cols}): {result['cycles']} "
+        print(f"fabric ({result['backend']}, {opts.array.rows}x{opts.array.cols}): "
+              f"{result['cycles']} "
               f"cycles for {result['steps']} steps this run, {result['fmac_ops']} FMACs, "
               f"{result['wavelets']} wavelets streamed; the same steps dense: "
               f"{result['dense_cycles']} cycles, speedup {result['speedup_vs_dense']:.2f}x")
@@ -56,10 +59,11 @@ def add_command(commands):
                      help="SGD with momentum 0.9 (default, lr 0.1) or Adam (lr 0.003)")
     cmd.add_argument("--lr", type=float, help="learning rate (default per optimizer)")
     cmd.add_argument("--batch", type=int, default=32, help="samples per step (default 32)")
-    cmd.add_argument("--rows", type=int, default=4, help="array rows (default 4)")
-    cmd.add_argument("--cols", type=int, default=4, help="array columns (default 4)")
-    cmd.add_argument("--backend", default="golden", choices=ENGINE_BACKENDS,
-                     help="golden model (default) or the RTL array on Verilator (slow)")
+    add_array_flags(cmd, TRAIN_ARRAY)
+    cmd.add_argument("--backend", default="fast", choices=ENGINE_BACKENDS,
+                     help="fast functional model (default: bit-exact, cycles estimated), the "
+                          "cycle-exact golden model (slow), or the RTL array on Verilator "
+                          "(slower)")
     cmd.add_argument("--seed", type=int, default=0, help="initial weights and data order")
     cmd.add_argument("--checkpoint", help="folder: resume from its checkpoint if it has one; "
                                           "save one after every epoch")

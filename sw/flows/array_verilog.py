@@ -42,12 +42,6 @@ _WAVELET_BITS = Wavelet.as_shape().size
 _SIDE = {Port.N: "n", Port.E: "e", Port.S: "s", Port.W: "w"}
 
 
-def _check_size(rows, cols):
-    for name, value in (("Row count", rows), ("Column count", cols)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
-
-
 def edge_port(tile, port):
     """Name prefix of the top's edge links that ``port`` of ``tile`` faces, without the
     ``_i``/``_o`` direction: ``("n", column)`` style, as ``"n", 3``."""
@@ -55,11 +49,12 @@ def edge_port(tile, port):
     return _SIDE[port], position
 
 
-def array_ports(rows, cols, colors):
-    """The ``wafer_array`` ports for ``rows`` x ``cols`` tiles with ``colors`` colors, in
-    header order: ``[(direction, name, width)]``, direction ``"input"`` or ``"output"``, width
-    in bits. The module header is written from this list, so the two always agree."""
-    _check_size(rows, cols)
+def array_ports(params):
+    """The ``wafer_array`` ports of the array ``params`` (an
+    :class:`~wafer_engine.rtl.params.ArrayParams`), in header order:
+    ``[(direction, name, width)]``, direction ``"input"`` or ``"output"``, width in bits. The
+    module header is written from this list, so the two always agree."""
+    rows, cols, colors = params.rows, params.cols, params.colors
     w, k = _WAVELET_BITS, colors
     ports = [("input", "clk", 1), ("input", "rst", 1)]
     for side, length in (("n", cols), ("e", rows), ("s", cols), ("w", rows)):
@@ -85,12 +80,12 @@ def verilog_module(name, ports, body):
     return "\n".join([header] + decls + list(body) + ["endmodule", ""])
 
 
-def array_body(rows, cols, colors):
+def array_body(params):
     """The inside of ``wafer_array`` (lines): the wires between tiles and the R x C ``tile``
     instances. Each tile's counters and ``idle`` go to wires ``t<r>_<c>_<counter>`` and
     ``t<r>_<c>_idle`` that testbenches read and :mod:`wafer_engine.sw.flows.host_array`
     connects."""
-    _check_size(rows, cols)
+    rows, cols, colors = params.rows, params.cols, params.colors
     inside = lambda t: 0 <= t[0] < rows and 0 <= t[1] < cols
     w, k = _WAVELET_BITS, colors
     body = []
@@ -150,20 +145,19 @@ def array_body(rows, cols, colors):
     return body
 
 
-def array_top_verilog(rows, cols, colors):
-    """The ``wafer_array`` module text for ``rows`` x ``cols`` tiles with ``colors`` colors."""
-    return verilog_module(TOP_NAME, array_ports(rows, cols, colors),
-                          array_body(rows, cols, colors))
+def array_top_verilog(params):
+    """The ``wafer_array`` module text for the array ``params`` (its rows, columns and
+    colors)."""
+    return verilog_module(TOP_NAME, array_ports(params), array_body(params))
 
 
-def write_array_verilog(rows, cols, out_dir, *, colors=4, depth=2, **pe_params):
-    """Write ``out_dir/wafer_array.v``: the ``tile`` module (and its submodules) and the
-    ``wafer_array`` top. Returns ``(path, seconds)``: the file and the generation time."""
-    _check_size(rows, cols)
+def write_array_verilog(params, out_dir):
+    """Write ``out_dir/wafer_array.v`` for the array ``params`` (an
+    :class:`~wafer_engine.rtl.params.ArrayParams`): the ``tile`` module (and its submodules) and
+    the ``wafer_array`` top. Returns ``(path, seconds)``: the file and the generation time."""
     start = time.perf_counter()
-    tile = Tile(colors=colors, depth=depth, **pe_params)
-    text = verilog.convert(tile, name="tile", emit_src=False)
-    text += "\n" + array_top_verilog(rows, cols, colors)
+    text = verilog.convert(Tile(params), name="tile", emit_src=False)
+    text += "\n" + array_top_verilog(params)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{TOP_NAME}.v"

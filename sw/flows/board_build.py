@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from wafer_engine.rtl.checks import check_int
-from wafer_engine.rtl.pe.params import check_pe_params
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.rtl.uart import divisor_for
 
-from wafer_engine.sw.flows.fpga_build import BUILD_ROOT, _check_size, describe
+from wafer_engine.sw.flows.fpga_build import BUILD_ROOT, describe
 from wafer_engine.sw.flows.fpga_targets import target as find_target
 from wafer_engine.sw.flows.host_array import (HOST_ARRAY_NAME, host_array_ports,
                                               write_host_array_verilog)
@@ -30,14 +30,12 @@ __all__ = ["BoardSpec", "BOARDS", "board", "build_board"]
 
 class BoardSpec(NamedTuple):
     """A board: amaranth-boards platform (module, class), the matching ``wafer synth``
-    target, its default array size and PE parameters (what fits with the link)."""
+    target, and the array its bitstream holds by default (what fits with the link)."""
     name: str
     module: str
     platform: str
     target: str
-    rows: int
-    cols: int
-    pe: dict
+    params: ArrayParams
 
 
 #: Boards ``wafer synth --board`` builds. The ULX3S default is the smallest PE the GEMV and
@@ -46,11 +44,13 @@ class BoardSpec(NamedTuple):
 #: capacity error.
 BOARDS = {
     "ulx3s-85f": BoardSpec("ulx3s-85f", "amaranth_boards.ulx3s", "ULX3S_85F_Platform",
-                           "ecp5-85k", 2, 2,
-                           dict(colors=3, mem_words=256, acc_words=256, max_len=64)),
+                           "ecp5-85k",
+                           ArrayParams.build(rows=2, cols=2, colors=3, mem_words=256,
+                                             acc_words=256)),
     "icebreaker": BoardSpec("icebreaker", "amaranth_boards.icebreaker", "ICEBreakerPlatform",
-                            "ice40-up5k", 1, 1,
-                            dict(colors=1, mem_words=64, acc_words=64, max_len=16)),
+                            "ice40-up5k",
+                            ArrayParams.build(rows=1, cols=1, colors=1, mem_words=64,
+                                              acc_words=64, max_len=16)),
 }
 
 #: The YoWASP tools, by the environment variable Amaranth reads for each.
@@ -82,10 +82,10 @@ def _environment():
 BOARD_SEED = 2
 
 
-def build_board(name, *, rows=None, cols=None, out_dir=None, baud=115200, seed=BOARD_SEED,
-                **pe_params):
-    """Build the bitstream of board ``name`` with an R x C array (the board's default size
-    and PE unless given) and its host link at ``baud`` bits/s, placed with nextpnr's ``seed``
+def build_board(name, *, params=None, out_dir=None, baud=115200, seed=BOARD_SEED):
+    """Build the bitstream of board ``name`` with the array ``params`` (an
+    :class:`~wafer_engine.rtl.params.ArrayParams`; the board's own, ``BOARDS[name].params``,
+    unless given) and its host link at ``baud`` bits/s, placed with nextpnr's ``seed``
     and routed with its router2. Raises ``ValueError`` for a bad name or parameter (a baud
     rate the board's clock cannot divide to within 2 % included) and when the array alone
     does not fit the device. Returns the resources and Fmax as
@@ -97,10 +97,8 @@ def build_board(name, *, rows=None, cols=None, out_dir=None, baud=115200, seed=B
 
     spec = board(name)
     tgt = find_target(spec.target)
-    rows = spec.rows if rows is None else rows
-    cols = spec.cols if cols is None else cols
-    _check_size(rows, cols)
-    params = check_pe_params(**{**spec.pe, **pe_params})
+    params = spec.params if params is None else params
+    rows, cols = params.rows, params.cols
     platform = getattr(importlib.import_module(spec.module), spec.platform)()
     if not isinstance(baud, int) or isinstance(baud, bool) or baud < 1:
         raise ValueError(f"Baud rate must be a positive integer, not {baud!r}")
@@ -108,15 +106,15 @@ def build_board(name, *, rows=None, cols=None, out_dir=None, baud=115200, seed=B
     check_int(seed, 1, 2**31 - 1, "Placement seed")
     work = Path(out_dir) if out_dir else BUILD_ROOT / f"board_{name}_{rows}x{cols}"
     start = time.monotonic()
-    array = write_host_array_verilog(rows, cols, work / "array", **params._asdict())
+    array = write_host_array_verilog(params, work / "array")
     files, top = [array], HOST_ARRAY_NAME
     if tgt.family == "ice40":
         from wafer_engine.sw.flows.pin_wrapper import PIN_WRAPPER_NAME, write_pin_wrapper
-        wrapper = write_pin_wrapper(top, host_array_ports(rows, cols, params.colors),
+        wrapper = write_pin_wrapper(top, host_array_ports(params),
                                     work / "array")
         files, top = [array, wrapper], PIN_WRAPPER_NAME
     estimate = synthesize(files, top, tgt.family, work / "array", keep=("tile",))
-    check_fits(estimate["estimate"], tgt, describe(rows, cols, params))
+    check_fits(estimate["estimate"], tgt, describe(params))
 
     _environment()
     report = "wafer_board_report.json"
@@ -136,7 +134,7 @@ def build_board(name, *, rows=None, cols=None, out_dir=None, baud=115200, seed=B
         log = build_dir / "wafer_board.tim"
         over = overflows(log.read_text()) if log.exists() else []
         if over:
-            raise ValueError(f"{describe(rows, cols, params)} with the host link does not fit "
+            raise ValueError(f"{describe(params)} with the host link does not fit "
                              f"{name}: nextpnr packs it into {', '.join(over)} available") \
                 from None
         raise
@@ -149,7 +147,7 @@ def build_board(name, *, rows=None, cols=None, out_dir=None, baud=115200, seed=B
     ecp5 = tgt.family == "ecp5"
     bitstream = build_dir / ("wafer_board.bit" if ecp5 else "wafer_board.bin")
     return {
-        "board": name, "target": tgt.name, "rows": rows, "cols": cols, **params._asdict(),
+        "board": name, "target": tgt.name, **params.flat(),
         "luts": used.get("TRELLIS_COMB" if ecp5 else "ICESTORM_LC", 0),
         "ffs": used["TRELLIS_FF"] if ecp5 else synthesised["ffs"],
         "dsps": used.get("MULT18X18D" if ecp5 else "ICESTORM_DSP", 0),

@@ -11,9 +11,6 @@ instead of after a long placement.
 import time
 from pathlib import Path
 
-from wafer_engine.rtl.pe.params import check_pe_params
-from wafer_engine.rtl.router import check_depth
-
 from wafer_engine.sw.flows.array_verilog import TOP_NAME, array_ports, write_array_verilog
 from wafer_engine.sw.flows.fpga_targets import target as find_target
 from wafer_engine.sw.flows.pin_wrapper import PIN_WRAPPER_NAME, write_pin_wrapper
@@ -26,29 +23,25 @@ __all__ = ["build_array", "array_work_dir", "describe"]
 BUILD_ROOT = BUILD_DIR / "fpga"
 
 
-def _check_size(rows, cols):
-    for name, value in (("Row count", rows), ("Column count", cols)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+def describe(params):
+    """``"A 4x4 array (4 colors, 4096 memory words, 1024 accumulators)"``: the design of the
+    array ``params``, for messages."""
+    pe = params.pe
+    colors = f"{pe.colors} color{'s' if pe.colors != 1 else ''}"
+    return (f"A {params.rows}x{params.cols} array ({colors}, {pe.mem_words} memory words, "
+            f"{pe.acc_words} accumulators)")
 
 
-def describe(rows, cols, params):
-    """``"A 4x4 array (4 colors, 4096 memory words)"``: the design, for messages."""
-    colors = f"{params.colors} color{'s' if params.colors != 1 else ''}"
-    return (f"A {rows}x{cols} array ({colors}, {params.mem_words} memory words, "
-            f"{params.acc_words} accumulators)")
-
-
-def array_work_dir(target, rows, cols, params):
+def array_work_dir(target, params):
     """The build folder of one array configuration."""
-    return BUILD_ROOT / (f"{target}_{rows}x{cols}_c{params.colors}_m{params.mem_words}"
-                         f"_a{params.acc_words}")
+    pe = params.pe
+    return BUILD_ROOT / (f"{target}_{params.rows}x{params.cols}_c{pe.colors}_m{pe.mem_words}"
+                         f"_a{pe.acc_words}")
 
 
-def build_array(rows, cols, target="ecp5-85k", work_dir=None, *, depth=2, freq_mhz=None,
-                **pe_params):
-    """Synthesise and place an R x C array (router ``depth``, PE ``pe_params``: ``colors``,
-    ``mem_words``, ...) on ``target``.
+def build_array(params, target="ecp5-85k", work_dir=None, *, freq_mhz=None):
+    """Synthesise and place the array ``params`` (an
+    :class:`~wafer_engine.rtl.params.ArrayParams`) on ``target``.
 
     Raises ``ValueError`` for a bad size, parameter or target, and when the array cannot fit
     the target: from the synthesis counts, before place-and-route, or (iCE40, where the
@@ -60,30 +53,26 @@ def build_array(rows, cols, target="ecp5-85k", work_dir=None, *, depth=2, freq_m
     iCE40 numbers include the pin wrapper (one flip-flop per array input bit).
     """
     tgt = find_target(target)
-    _check_size(rows, cols)
-    params = check_pe_params(**pe_params)
-    depth = check_depth(depth)
     if freq_mhz is not None and (not isinstance(freq_mhz, (int, float))
                                  or isinstance(freq_mhz, bool) or not freq_mhz > 0):
         raise ValueError(f"Timing goal must be a positive number of MHz, not {freq_mhz!r}")
     start = time.monotonic()
-    work = Path(work_dir) if work_dir is not None else array_work_dir(tgt.name, rows, cols,
-                                                                      params)
-    verilog, _ = write_array_verilog(rows, cols, work, depth=depth, **params._asdict())
+    work = Path(work_dir) if work_dir is not None else array_work_dir(tgt.name, params)
+    verilog, _ = write_array_verilog(params, work)
     files, top = [verilog], TOP_NAME
     if tgt.family == "ice40":
-        wrapper = write_pin_wrapper(TOP_NAME, array_ports(rows, cols, params.colors), work)
+        wrapper = write_pin_wrapper(TOP_NAME, array_ports(params), work)
         files, top = [verilog, wrapper], PIN_WRAPPER_NAME
     synth = synthesize(files, top, tgt.family, work, keep=("tile",))
-    check_fits(synth["estimate"], tgt, describe(rows, cols, params))
+    check_fits(synth["estimate"], tgt, describe(params))
     try:
         pnr = place_and_route(synth["netlist"], tgt, work, freq_mhz=freq_mhz)
     except CapacityError as exc:
-        raise ValueError(f"{describe(rows, cols, params)} does not fit {tgt.name}: {exc}") \
+        raise ValueError(f"{describe(params)} does not fit {tgt.name}: {exc}") \
             from None
     placed = pnr["placed"]
     return {
-        "target": tgt.name, "rows": rows, "cols": cols, **params._asdict(), "depth": depth,
+        "target": tgt.name, **params.flat(),
         "luts": placed["luts"], "ffs": placed.get("ffs", synth["estimate"]["ffs"]),
         "dsps": placed["dsps"], "brams": placed["brams"], "fmax_mhz": pnr["fmax_mhz"],
         "lut4": synth["by_type"].get("LUT4", synth["by_type"].get("SB_LUT4", 0)),

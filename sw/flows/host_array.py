@@ -24,7 +24,6 @@ from wafer_engine.rtl.counter_read import (COUNTER_BITS, CounterSelect, TileCoun
                                            check_tile_count)
 from wafer_engine.rtl.host_link import COUNTER_ID_BITS, TILE_BITS
 from wafer_engine.rtl.pe import COUNTERS
-from wafer_engine.rtl.pe.params import check_pe_params
 
 from wafer_engine.sw.flows.array_verilog import (array_body, array_ports, array_top_verilog,
                                                  verilog_module, write_array_verilog)
@@ -46,21 +45,22 @@ _EXTRA_PORTS = [("output", "idle", 1), ("input", "counter_tile", TILE_BITS),
                 ("input", "counter_id", COUNTER_ID_BITS), ("output", "counter_value", COUNTER_BITS)]
 
 
-def host_array_ports(rows, cols, colors):
+def host_array_ports(params):
     """The :data:`HOST_ARRAY_NAME` ports, ``[(direction, name, width)]`` in header order:
     ``clk``, ``rst``, ``idle``, ``counter_tile``, ``counter_id``, ``counter_value``, then
     the edge and configuration ports of
     :func:`~wafer_engine.sw.flows.array_verilog.array_ports`."""
-    ports = array_ports(rows, cols, colors)
+    ports = array_ports(params)
     return ports[:2] + _EXTRA_PORTS + ports[2:]
 
 
-def host_array_top_verilog(rows, cols, colors):
-    """The :data:`HOST_ARRAY_NAME` module text (needs the ``tile`` module and the modules of
-    :func:`host_array_components`)."""
-    ports = host_array_ports(rows, cols, colors)
+def host_array_top_verilog(params):
+    """The :data:`HOST_ARRAY_NAME` module text of the array ``params`` (needs the ``tile``
+    module and the modules of :func:`host_array_components`)."""
+    rows, cols = params.rows, params.cols
+    ports = host_array_ports(params)
     check_tile_count(rows * cols)
-    body = array_body(rows, cols, colors)
+    body = array_body(params)
     body.append("  wire [31:0] " + ", ".join(f"t{r}_{c}_counter" for r in range(rows)
                                              for c in range(cols)) + ";")
     for r in range(rows):
@@ -79,29 +79,28 @@ def host_array_top_verilog(rows, cols, colors):
     return verilog_module(HOST_ARRAY_NAME, ports, body)
 
 
-def host_array_components(rows, cols):
+def host_array_components(params):
     """``{module name: component}``: the Amaranth modules :data:`HOST_ARRAY_NAME`
-    instantiates besides ``tile``."""
+    instantiates besides ``tile``, for the array ``params``."""
     return {COUNTER_SELECT_NAME: CounterSelect(),
-            TILE_SELECT_NAME: TileCounterSelect(rows * cols),
-            ALL_IDLE_NAME: AllIdle(rows * cols)}
+            TILE_SELECT_NAME: TileCounterSelect(params.tiles),
+            ALL_IDLE_NAME: AllIdle(params.tiles)}
 
 
-def write_host_array_verilog(rows, cols, out_dir, **params):
-    """Write ``out_dir/wafer_array_idle.v`` for an R x C array with ``params`` (``colors``,
-    ``depth`` and the PE's): the ``tile`` module, the counter read and idle modules and the
-    :data:`HOST_ARRAY_NAME` top. Returns its path."""
+def write_host_array_verilog(params, out_dir):
+    """Write ``out_dir/wafer_array_idle.v`` for the array ``params`` (an
+    :class:`~wafer_engine.rtl.params.ArrayParams`): the ``tile`` module, the counter read and
+    idle modules and the :data:`HOST_ARRAY_NAME` top. Returns its path."""
     out_dir = Path(out_dir)
-    array, _ = write_array_verilog(rows, cols, out_dir, **params)
-    colors = check_pe_params(**{k: v for k, v in params.items() if k != "depth"}).colors
+    array, _ = write_array_verilog(params, out_dir)
     # The array file is the tile's Verilog followed by the wafer_array top: keep the former.
-    text, top = array.read_text(), array_top_verilog(rows, cols, colors)
+    text, top = array.read_text(), array_top_verilog(params)
     if not text.endswith(top):
         raise RuntimeError(f"{array} does not end with the wafer_array top")
     parts = [text[:len(text) - len(top)]]
     parts += [verilog.convert(component, name=name, emit_src=False) + "\n"
-              for name, component in host_array_components(rows, cols).items()]
-    parts.append(host_array_top_verilog(rows, cols, colors))
+              for name, component in host_array_components(params).items()]
+    parts.append(host_array_top_verilog(params))
     path = out_dir / f"{HOST_ARRAY_NAME}.v"
     write_if_changed(path, "".join(parts))
     return path

@@ -4,28 +4,40 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.rtl.pe import Pe
 from wafer_engine.rtl.router import Router
+from wafer_engine.rtl.tile import Tile
 
-__all__ = ["TOPS", "write_verilog", "write_if_changed", "router_top", "pe_top"]
-
-
-def router_top(colors=4, depth=2, routes=None):
-    """The router as a top-level component; module name ``router``."""
-    return Router(colors=colors, depth=depth, routes=routes), "router"
+__all__ = ["TOPS", "write_verilog", "write_if_changed", "router_top", "pe_top", "tile_top"]
 
 
-def pe_top(colors=4, depth=4, mem_words=4096, **pe_params):
-    """The processing element as a top-level component; module name ``pe``. ``depth`` sets
-    both its input and output FIFO depths."""
-    return Pe(colors=colors, in_depth=depth, out_depth=depth, mem_words=mem_words,
-              **pe_params), "pe"
+def router_top(params=None, routes=None):
+    """The router of the array ``params`` (its colors and buffer depth) as a top-level
+    component; module name ``router``."""
+    params = ArrayParams() if params is None else params
+    return Router(colors=params.colors, depth=params.depth, routes=routes), "router"
 
 
-#: Components ``wafer verilog --top`` knows, with the keyword arguments each takes.
+def pe_top(params=None):
+    """The processing element of the array ``params`` as a top-level component; module name
+    ``pe``."""
+    return Pe((ArrayParams() if params is None else params).pe), "pe"
+
+
+def tile_top(params=None):
+    """One tile (router, PE, configuration node) of the array ``params``; module name
+    ``tile``."""
+    return Tile(params), "tile"
+
+
+#: Single components ``wafer verilog --top`` knows, each built from an
+#: :class:`~wafer_engine.rtl.params.ArrayParams` (the whole array is ``--top array``, written by
+#: :func:`wafer_engine.sw.flows.array_verilog.write_array_verilog`).
 TOPS = {
     "router": router_top,
     "pe": pe_top,
+    "tile": tile_top,
 }
 
 

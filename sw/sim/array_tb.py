@@ -60,9 +60,9 @@ class ArrayTB:
     :data:`QUIET_CYCLES` cycles. :meth:`configure` times the configuration chain on the
     RTL."""
 
-    def __init__(self, dut, program, depth=2):
+    def __init__(self, dut, program):
         self.dut, self.program = dut, program
-        self.model = ArrayModel(program, depth=depth)
+        self.model = ArrayModel(program)
         self.inputs = {e: LinkPort(dut, f"{_SIDE[e[0]]}_i", e[1]) for e in self.model.edges}
         self.outputs = {e: LinkPort(dut, f"{_SIDE[e[0]]}_o", e[1]) for e in self.model.edges}
         self.all_ready = (1 << program.colors) - 1

@@ -10,8 +10,9 @@ Every engine offers, for a layer with weights ``W`` (M x N, zero off its ``mask`
 ``packed`` is what the engine's ``prepare(weights, mask)`` made of the layer (``packed_t`` of
 ``W^T``), called by the scheduler ahead of time: for the fabric, the weight stream of
 :func:`wafer_engine.sw.training.packing.pack_weights`; for the references, the masked fp32 matrix. :class:`FabricEngine` runs them on the array
-(``golden``: the fast functional model, bit-exact with the RTL; ``verilator``: the RTL array
-through cocotb); :class:`Float64Engine` and :class:`TorchEngine` are the references of the
+(``fast``: the fast functional models, bit-exact with the RTL, cycles estimated; ``golden``:
+the cycle-exact array model; ``verilator``: the RTL array through cocotb; the names mean the
+same as for ``wafer gemv``/``gemm``); :class:`Float64Engine` and :class:`TorchEngine` are the references of the
 training check (exact float64 numpy, PyTorch float32).
 """
 
@@ -20,7 +21,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from wafer_engine.fabric.model.fast_model import FabricStats, gemm_cycles, gemm_fast, wgrad_cycles, wgrad_fast
+from wafer_engine.rtl.params import ArrayParams
+from wafer_engine.fabric.fast.gemm import FabricStats, gemm_cycles, gemm_fast, wgrad_cycles, wgrad_fast
 from wafer_engine.fabric.workloads.common import from_fp16_bits, split
 from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
 from wafer_engine.fabric.workloads.wgrad import collect_gradients, wgrad_program
@@ -29,7 +31,8 @@ from wafer_engine.sw.training.packing import PackPlan, pack_weights, unpack_weig
 
 __all__ = ["FabricEngine", "Float64Engine", "TorchEngine", "ENGINE_BACKENDS", "PASSES"]
 
-ENGINE_BACKENDS = ("golden", "verilator")
+#: Where the products run: the fast functional models, the cycle-exact array model, the RTL.
+ENGINE_BACKENDS = ("fast", "golden", "verilator")
 #: The fabric's passes, in the order a training step runs them.
 PASSES = ("forward", "backward_data", "weight_grad")
 
@@ -40,19 +43,23 @@ def _weights_of(packed):
 
 
 class FabricEngine:
-    """The array as a training engine. ``rows`` x ``cols`` tiles with ``pe_params``.
+    """The array ``params`` (an :class:`~wafer_engine.rtl.params.ArrayParams`) as a training
+    engine on ``backend`` (one of :data:`ENGINE_BACKENDS`).
 
-    ``stats[pass]`` accumulates :class:`~wafer_engine.fabric.model.fast_model.FabricStats` per pass;
+    ``stats[pass]`` accumulates :class:`~wafer_engine.fabric.fast.gemm.FabricStats` per pass;
     ``dense_cycles[pass]`` what the same passes would take with every weight non-zero (the
-    cycle model, for the sparsity speedup). Cycles of the ``golden`` backend are the cycle
-    model's estimates; the ``verilator`` backend counts them on the RTL.
+    cycle model, for the sparsity speedup). Cycles of the ``fast`` backend are the cycle
+    model's estimates; ``golden`` counts them on the cycle-exact model, ``verilator`` on the
+    RTL.
     """
 
-    def __init__(self, backend="golden", rows=4, cols=4, **pe_params):
+    def __init__(self, backend="fast", params=None):
         if backend not in ENGINE_BACKENDS:
             raise ValueError(f"Backend must be one of {', '.join(ENGINE_BACKENDS)}, not "
                              f"{backend!r}")
-        self.backend, self.rows, self.cols, self.pe_params = backend, rows, cols, pe_params
+        self.backend = backend
+        self.params = ArrayParams() if params is None else params
+        self.rows, self.cols = self.params.rows, self.params.cols
         self._plans = {}
         self.reset_stats()
 
@@ -88,9 +95,9 @@ class FabricEngine:
         self.stats[name] = self.stats[name] + stats
         self.dense_cycles[name] += dense
 
-    def _run_rtl(self, work):
+    def _run_workload(self, work):
         from wafer_engine.sw.backends.run import run_workload
-        result = run_workload(work, "verilator")
+        result = run_workload(work, self.backend)
         stats = FabricStats(result.cycles, result.total("fmac_issues"),
                             result.total("zeros_skipped"), result.wavelets_in,
                             sum(len(s) for s in result.outputs.values()))
@@ -100,11 +107,11 @@ class FabricEngine:
         w = _weights_of(packed)
         m, n = packed.shape
         batch = x.shape[1]
-        if self.backend == "golden":
-            y, stats = gemm_fast(w, x, self.rows, self.cols, relu=relu, **self.pe_params)
+        if self.backend == "fast":
+            y, stats = gemm_fast(w, x, self.params, relu=relu)
         else:
-            work = gemm_program(w, x, self.rows, self.cols, relu=relu, **self.pe_params)
-            outputs, stats = self._run_rtl(work)
+            work = gemm_program(w, x, self.params, relu=relu)
+            outputs, stats = self._run_workload(work)
             y = collect_matrix(outputs, m, batch)
         dense = gemm_cycles([m * len(f) for f in split(n, self.cols)], m, batch, self.rows)
         self._count(name, stats, dense)
@@ -117,11 +124,11 @@ class FabricEngine:
         return self._matmul("backward_data", packed_t, dy, relu=False)
 
     def weight_grad(self, layer, mask, dy, x):
-        if self.backend == "golden":
-            dw, stats = wgrad_fast(mask, dy, x, self.rows, self.cols, **self.pe_params)
+        if self.backend == "fast":
+            dw, stats = wgrad_fast(mask, dy, x, self.params)
         else:
-            work = wgrad_program(mask, dy, x, self.rows, self.cols, **self.pe_params)
-            outputs, stats = self._run_rtl(work)
+            work = wgrad_program(mask, dy, x, self.params)
+            outputs, stats = self._run_workload(work)
             dw = collect_gradients(outputs, mask, dy, self.cols)
         m, n = mask.shape
         dense = wgrad_cycles([m * len(f) for f in split(n, self.cols)], x.shape[1], self.rows)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.training.checkpoint import has_checkpoint
 from wafer_engine.sw.training.data import load_dataset
 from wafer_engine.sw.training.engines import PASSES, FabricEngine
@@ -15,11 +16,11 @@ from wafer_engine.sw.training.optim import make_optimizer
 from wafer_engine.sw.training.trainer import Trainer, check_train_options
 from wafer_engine.sw.training.weight_store import WeightStore
 
-__all__ = ["TrainOptions", "build_trainer", "run_training", "summary", "TRAIN_PE"]
+__all__ = ["TrainOptions", "build_trainer", "run_training", "summary", "TRAIN_ARRAY"]
 
-#: PE parameters of the training array: the default memory (4096 words), 3 colors (what the
-#: GEMM and gradient mappings use), drains of up to 512 accumulators (M x batch slice).
-TRAIN_PE = dict(colors=3, mem_words=4096, acc_words=1024, max_len=512)
+#: The training array: the default array and PE but for 3 colors (what the GEMM and gradient
+#: mappings use) and drains of up to 512 accumulators (M x batch slice).
+TRAIN_ARRAY = ArrayParams.build(colors=3, max_len=512)
 
 
 @dataclass
@@ -33,13 +34,11 @@ class TrainOptions:
     lr: float = None
     batch: int = 32
     prune_epochs: int = 5
-    rows: int = 4
-    cols: int = 4
-    backend: str = "golden"
+    array: ArrayParams = TRAIN_ARRAY
+    backend: str = "fast"
     seed: int = 0
     checkpoint: str = None
     store_dir: str = None
-    pe: dict = field(default_factory=lambda: dict(TRAIN_PE))
 
 
 def build_trainer(opts, engine=None, dtype=np.float32):
@@ -56,7 +55,7 @@ def build_trainer(opts, engine=None, dtype=np.float32):
     spec = from_sizes([x_train.shape[1], *opts.hidden, classes])
     optimizer = make_optimizer(opts.optimizer, opts.lr)
     if engine is None:
-        engine = FabricEngine(opts.backend, opts.rows, opts.cols, **opts.pe)
+        engine = FabricEngine(opts.backend, opts.array)
         _check_fits(spec, opts)
     store = WeightStore(spec, he_init(spec, np.random.default_rng(opts.seed)), opts.sparsity,
                         optimizer.state_names, directory=opts.store_dir, dtype=dtype)
@@ -73,10 +72,10 @@ def _check_fits(spec, opts):
             if what == "backward" and k == 0:
                 continue
             try:
-                check_gemm_shape(*shape, opts.batch, opts.rows, opts.cols, **opts.pe)
+                check_gemm_shape(*shape, opts.batch, opts.array)
             except ValueError as exc:
                 raise ValueError(f"Layer {k} ({m} x {n}) {what} pass does not fit a "
-                                 f"{opts.rows}x{opts.cols} array with batch {opts.batch}: "
+                                 f"{opts.array.rows}x{opts.array.cols} array with batch {opts.batch}: "
                                  f"{exc}") from None
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wafer_engine.fabric.workloads.common import split
-from wafer_engine.fabric.workloads.gemm import _jbits
+from wafer_engine.fabric.workloads.gemm import feature_index_bits
 
 __all__ = ["PackedLayer", "PackPlan", "pack_weights", "unpack_weights"]
 
@@ -55,7 +55,7 @@ class PackPlan:
         for features in split(n, cols):
             lo = self.bounds[-1]
             hi = lo + int(np.searchsorted(j[lo:], features.stop))
-            index[lo:hi] = ((i[lo:hi].astype(np.uint32) << _jbits(len(features)))
+            index[lo:hi] = ((i[lo:hi].astype(np.uint32) << feature_index_bits(len(features)))
                             | (j[lo:hi] - features.start).astype(np.uint32))
             self.bounds.append(hi)
         self.index_bits = index << 16
@@ -82,7 +82,7 @@ def unpack_weights(packed):
     m, n = packed.shape
     w16 = np.zeros((m, n), dtype=np.uint16)
     for features, p in zip(split(n, packed.cols), packed.payloads):
-        jbits = _jbits(len(features))
+        jbits = feature_index_bits(len(features))
         index = p >> 16
         w16[index >> jbits, features.start + (index & ((1 << jbits) - 1))] = p & 0xFFFF
     return w16

@@ -16,6 +16,7 @@ from wafer_engine.sw.backends.run import run_golden
 
 from wafer_engine.tb.bench.rtl_cycles import record_run
 from wafer_engine.sw.sim.array_tb import TIMING_FREE, ArrayTB
+from wafer_engine.rtl.params import ArrayParams
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 ROWS, COLS = PARAMS.get("rows", 2), PARAMS.get("cols", 2)
@@ -30,7 +31,7 @@ async def gemv(dut):
         m, n = PARAMS.get("gemv_m", 3 * ROWS + 1), PARAMS.get("gemv_n", 2 * COLS + 1)
         a = rng.standard_normal((m, n))
         x = rng.standard_normal(n) * (rng.random(n) < density)
-        work = gemv_program(a, x, ROWS, COLS, **PARAMS.get("pe", {}))
+        work = gemv_program(a, x, ArrayParams.build(rows=ROWS, cols=COLS, **PARAMS.get("pe", {})))
         tb = ArrayTB(dut, work.program)
         if density == PARAMS.get("densities", [1.0, 0.3])[0]:
             await tb.reset()

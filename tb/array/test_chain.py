@@ -16,6 +16,7 @@ from wafer_engine.fabric.model.config_model import run_chain
 from wafer_engine.fabric.workloads import gemv_program
 from wafer_engine.fabric.workloads.gemm import gemm_program
 from wafer_engine.sw.sim.array_tb import ArrayTB
+from wafer_engine.rtl.params import ArrayParams
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 ROWS, COLS = PARAMS.get("rows", 1), PARAMS.get("cols", 1)
@@ -27,10 +28,8 @@ async def chain_time_is_predicted(dut):
     (the second loads over the first without a reset)."""
     rng = np.random.default_rng(5)
     pe = PARAMS.get("pe", {})
-    works = [gemv_program(rng.standard_normal((3 * ROWS + 1, 2 * COLS + 1)),
-                          rng.standard_normal(2 * COLS + 1), ROWS, COLS, **pe),
-             gemm_program(rng.standard_normal((ROWS + 2, COLS + 3)),
-                          rng.standard_normal((COLS + 3, ROWS + 1)), ROWS, COLS, **pe)]
+    works = [gemv_program(rng.standard_normal((3 * ROWS + 1, 2 * COLS + 1)), rng.standard_normal(2 * COLS + 1), ArrayParams.build(rows=ROWS, cols=COLS, **pe)),
+             gemm_program(rng.standard_normal((ROWS + 2, COLS + 3)), rng.standard_normal((COLS + 3, ROWS + 1)), ArrayParams.build(rows=ROWS, cols=COLS, **pe))]
     for k, work in enumerate(works):
         tb = ArrayTB(dut, work.program)
         if k == 0:
@@ -50,8 +49,7 @@ async def chain_time_sees_a_stall(dut):
     middle of the load delays the chain, and the count, by exactly one cycle, so comparing it
     with the back-to-back prediction fails."""
     rng = np.random.default_rng(6)
-    work = gemv_program(rng.standard_normal((ROWS + 1, COLS + 1)),
-                        rng.standard_normal(COLS + 1), ROWS, COLS, **PARAMS.get("pe", {}))
+    work = gemv_program(rng.standard_normal((ROWS + 1, COLS + 1)), rng.standard_normal(COLS + 1), ArrayParams.build(rows=ROWS, cols=COLS, **PARAMS.get("pe", {})))
     tb = ArrayTB(dut, work.program)
     await tb.reset()
     predicted, _ = run_chain(ROWS * COLS, work.program.config_words())

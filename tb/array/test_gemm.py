@@ -19,6 +19,7 @@ from wafer_engine.sw.backends.run import run_golden
 
 from wafer_engine.tb.bench.rtl_cycles import record_run
 from wafer_engine.sw.sim.array_tb import ArrayTB, check_counters
+from wafer_engine.rtl.params import ArrayParams
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 ROWS, COLS = PARAMS.get("rows", 2), PARAMS.get("cols", 2)
@@ -50,7 +51,7 @@ async def gemm(dut):
     for run, (density, relu) in enumerate(PARAMS.get("runs", [[1.0, False], [0.25, True]])):
         w = rng.standard_normal((m, n)) * (rng.random((m, n)) < density)
         x = rng.standard_normal((n, batch))
-        work = gemm_program(w, x, ROWS, COLS, relu=relu, **pe)
+        work = gemm_program(w, x, ArrayParams.build(rows=ROWS, cols=COLS, **pe), relu=relu)
         oracle = ArrayModel(work.program)      # predicts the cycle counts before the RTL runs
         predicted = [oracle.run(phase) for phase in work.phases]
         tb = ArrayTB(dut, work.program)
@@ -85,7 +86,7 @@ async def gemm_mismatch_is_caught(dut):
     m, n, batch = PARAMS.get("m", 5), PARAMS.get("n", 2 * COLS + 1), PARAMS.get("batch", ROWS)
     pe = PARAMS.get("pe", {})
     w, x = rng.standard_normal((m, n)), rng.standard_normal((n, batch))
-    plain, relu = (gemm_program(w, x, ROWS, COLS, relu=r, **pe) for r in (False, True))
+    plain, relu = (gemm_program(w, x, ArrayParams.build(rows=ROWS, cols=COLS, **pe), relu=r) for r in (False, True))
     tb = ArrayTB(dut, relu.program)
     tb.model = ArrayModel(plain.program)
     await tb.reset()

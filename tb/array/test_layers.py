@@ -12,13 +12,14 @@ import os
 import cocotb
 import numpy as np
 
-from wafer_engine.fabric.model.fast_model import gemm_fast
+from wafer_engine.fabric.fast.gemm import gemm_fast
 from wafer_engine.fabric.workloads.gemm import collect_matrix
 from wafer_engine.fabric.workloads.layers import load_program, run_stages, two_layer_program
 
 from wafer_engine.tb.bench.rtl_cycles import record_run
 from wafer_engine.sw.sim.array_tb import ArrayTB, check_counters
 from wafer_engine.tb.array.test_gemm import reference
+from wafer_engine.rtl.params import ArrayParams
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 ROWS, COLS = PARAMS.get("rows", 2), PARAMS.get("cols", 2)
@@ -59,7 +60,7 @@ async def two_layers(dut):
     if COLS == 1:
         w1, x, w2 = operands(rng, 1.0)
         try:
-            two_layer_program(w1, x, w2, ROWS, COLS, **pe)
+            two_layer_program(w1, x, w2, ArrayParams.build(rows=ROWS, cols=COLS, **pe))
         except ValueError as exc:
             assert "needs at least 2 array columns, not 1" in str(exc), exc
             return
@@ -68,7 +69,7 @@ async def two_layers(dut):
     for run, (density, relu2) in enumerate(PARAMS.get("layer_runs", [[1.0, False],
                                                                      [0.3, True]])):
         w1, x, w2 = operands(rng, density)
-        stages = two_layer_program(w1, x, w2, ROWS, COLS, relu2=relu2, **pe)
+        stages = two_layer_program(w1, x, w2, ArrayParams.build(rows=ROWS, cols=COLS, **pe), relu2=relu2)
         _, predicted, span = run_stages(stages)
         tb = ArrayTB(dut, stages[0].work.program)
         if run == 0:
@@ -84,8 +85,8 @@ async def two_layers(dut):
 
         m2, batch = w2.shape[0], x.shape[1]
         y2 = collect_matrix([tb.model.outputs[o] for o in stages[-1].work.outputs], m2, batch)
-        y1, _ = gemm_fast(w1, x, ROWS, COLS, relu=True, **pe)
-        want, _ = gemm_fast(w2, y1, ROWS, COLS - 1, relu=relu2, **pe)
+        y1, _ = gemm_fast(w1, x, ArrayParams.build(rows=ROWS, cols=COLS, **pe), relu=True)
+        want, _ = gemm_fast(w2, y1, ArrayParams.build(rows=ROWS, cols=COLS - 1, **pe), relu=relu2)
         assert np.array_equal(y2.view(np.uint32), want.view(np.uint32))
         ref1, bound1 = reference(w1, x, COLS, relu=True)
         assert np.all(np.abs(y1 - ref1) <= bound1)
@@ -102,8 +103,8 @@ async def scatter_mismatch_is_caught(dut):
     rng = np.random.default_rng(SEED + 8)
     pe = PARAMS.get("pe", {})
     w1, x, w2 = operands(rng, 1.0)
-    model_stages = two_layer_program(w1, x, w2, ROWS, COLS, **pe)
-    rtl_stages = two_layer_program(w1, x, w2, ROWS, COLS, relu1=False, **pe)
+    model_stages = two_layer_program(w1, x, w2, ArrayParams.build(rows=ROWS, cols=COLS, **pe))
+    rtl_stages = two_layer_program(w1, x, w2, ArrayParams.build(rows=ROWS, cols=COLS, **pe), relu1=False)
     tb = ArrayTB(dut, model_stages[0].work.program)
     await tb.reset()
     try:

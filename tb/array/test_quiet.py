@@ -20,6 +20,7 @@ from wafer_engine.fabric.workloads import gemv_program
 from wafer_engine.sw.backends.run import run_golden
 from wafer_engine.sw.sim import array_tb
 from wafer_engine.sw.sim.array_tb import ArrayTB
+from wafer_engine.rtl.params import ArrayParams
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 
@@ -32,7 +33,7 @@ def _works():
     held = a.copy()
     held[-1] = 0.0
     pe = PARAMS.get("pe", {})
-    return gemv_program(a, x, 1, 1, **pe), gemv_program(held, x, 1, 1, **pe)
+    return gemv_program(a, x, ArrayParams.build(rows=1, cols=1, **pe)), gemv_program(held, x, ArrayParams.build(rows=1, cols=1, **pe))
 
 
 async def _reset(dut):

@@ -18,6 +18,7 @@ from wafer_engine.sw.backends.run import run_workload
 
 from wafer_engine.tb.bench.results import speedup_rows, write_section
 from wafer_engine.sw.sim.runner import build, sim_dir
+from wafer_engine.rtl.params import ArrayParams
 
 BEGIN, END = "<!-- array-bench:begin -->", "<!-- array-bench:end -->"
 COMMAND = ".venv/bin/python -m wafer_engine.tb.bench.array --write docs/results.md"
@@ -27,7 +28,7 @@ SPARSITY = (0.0, 0.5, 0.75, 0.9, 0.95, 0.99)
 def generation(sizes):
     rows = []
     for n in sizes:
-        path, seconds = write_array_verilog(n, n, sim_dir("array_gen", f"{n}x{n}"))
+        path, seconds = write_array_verilog(ArrayParams.build(rows=n, cols=n), out_dir=sim_dir("array_gen", f"{n}x{n}"))
         rows.append((n, seconds, path.stat().st_size))
     return rows
 
@@ -35,7 +36,7 @@ def generation(sizes):
 def build_times(sizes):
     rows = []
     for n in sizes:
-        path, _ = write_array_verilog(n, n, sim_dir("array_build", f"{n}x{n}"))
+        path, _ = write_array_verilog(ArrayParams.build(rows=n, cols=n), out_dir=sim_dir("array_build", f"{n}x{n}"))
         folder = sim_dir("array_build", f"{n}x{n}")
         for stale in folder.glob("Vtop*"):
             stale.unlink()
@@ -52,7 +53,7 @@ def gemv_problem(size, sparsity, seed=0):
     a = rng.standard_normal((16 * size, 256 * size))
     x = rng.standard_normal(256 * size)
     x[rng.random(x.size) < sparsity] = 0
-    return gemv_program(a, x, size, size)
+    return gemv_program(a, x, ArrayParams.build(rows=size, cols=size))
 
 
 def sweep(size, backend):

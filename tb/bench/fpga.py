@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from wafer_engine.sw.paths import BUILD_DIR
+from wafer_engine.rtl.params import ArrayParams
 
 __all__ = ["ITEMS", "run_item", "render", "main"]
 
@@ -35,7 +36,7 @@ _TINY = dict(mem_words=64, acc_words=64, max_len=16)
 ITEMS = [
     *[(f"router_c{k}", "part", dict(top="router", colors=k)) for k in (1, 3, 4, 8)],
     *[(f"pe_c{k}", "part", dict(top="pe", colors=k)) for k in (3, 4, 8)],
-    *[(f"pe_m{n}", "part", dict(top="pe", colors=4, mem_words=n)) for n in (256, 1024, 16384)],
+    *[(f"pe_m{n}", "part", dict(top="pe", mem_words=n)) for n in (256, 1024, 16384)],
     *[(f"tile_c{k}", "part", dict(top="tile", colors=k)) for k in (4, 8)],
     ("ecp5_1x1", "array", dict(target="ecp5-85k", rows=1, cols=1)),
     ("ecp5_4x4", "array", dict(target="ecp5-85k", rows=4, cols=4)),
@@ -56,6 +57,16 @@ _FLAGS = {"colors": "--colors", "mem_words": "--mem-words", "acc_words": "--acc-
           "max_len": "--max-len"}
 
 
+def _params(p):
+    """The :class:`~wafer_engine.rtl.params.ArrayParams` an item names (defaults for the rest)."""
+    names = ArrayParams().flat()
+    return ArrayParams.build(**{k: v for k, v in p.items() if k in names})
+
+
+def _part_dir(p):
+    return _PARTS / f"{p['top']}_c{_params(p).colors}_m{_params(p).pe.mem_words}"
+
+
 def _command(kind, p):
     """The command line that reproduces one item."""
     if kind == "board":
@@ -64,12 +75,12 @@ def _command(kind, p):
         extra = "".join(f" {flag} {p[k]}" for k, flag in _FLAGS.items() if k in p)
         return (f"wafer synth --target {p['target']} --rows {p['rows']} --cols {p['cols']}"
                 f"{extra} --json")
-    out = _PARTS / f"{p['top']}_c{p['colors']}_m{p.get('mem_words', 4096)}"
+    out = _part_dir(p)
     if p["top"] == "tile":
-        gen = f"wafer verilog --rows 1 --cols 1 --colors {p['colors']} -o {out}"
+        gen = f"wafer verilog --rows 1 --cols 1 --colors {_params(p).colors} -o {out}"
         return f"{gen} && python -m wafer_engine.sw.flows.synth {out}/wafer_array.v --top tile"
     mem = f" --mem-words {p['mem_words']}" if "mem_words" in p else ""
-    gen = f"wafer verilog --top {p['top']} --colors {p['colors']}{mem} -o {out}"
+    gen = f"wafer verilog --top {p['top']} --colors {_params(p).colors}{mem} -o {out}"
     return f"{gen} && python -m wafer_engine.sw.flows.synth {out}/{p['top']}.v --top {p['top']}"
 
 
@@ -85,22 +96,20 @@ def run_item(kind, p):
         return record
     if kind == "array":
         from wafer_engine.sw.flows.fpga_build import build_array
-        params = {k: v for k, v in p.items() if k not in ("target", "rows", "cols")}
         try:
-            record["result"] = build_array(p["rows"], p["cols"], p["target"], **params)
+            record["result"] = build_array(_params(p), target=p["target"])
         except ValueError as exc:
             record["error"] = str(exc)
         return record
     from wafer_engine.sw.flows.array_verilog import write_array_verilog
     from wafer_engine.sw.flows.synth import synth_ecp5
     from wafer_engine.sw.flows.verilog import TOPS, write_verilog
-    out = _PARTS / f"{p['top']}_c{p['colors']}_m{p.get('mem_words', 4096)}"
+    out = _part_dir(p)
     if p["top"] == "tile":
-        path, _ = write_array_verilog(1, 1, out, colors=p["colors"])
+        path, _ = write_array_verilog(_params(p).replace(rows=1, cols=1), out)
         record["result"] = synth_ecp5(path, "tile")
     else:
-        extra = {"mem_words": p["mem_words"]} if "mem_words" in p else {}
-        path = write_verilog(*TOPS[p["top"]](colors=p["colors"], **extra), out)
+        path = write_verilog(*TOPS[p["top"]](_params(p)), out)
         record["result"] = synth_ecp5(path, p["top"])
     return record
 
@@ -122,8 +131,8 @@ def _array_rows(results, ids):
         if r is None:
             continue
         p = r["params"]
-        pe = (f"{p.get('colors', 4)}, {p.get('mem_words', 4096)}, {p.get('acc_words', 1024)}, "
-              f"{p.get('max_len', 64)}")
+        q = _params(p).pe
+        pe = f"{q.colors}, {q.mem_words}, {q.acc_words}, {q.max_len}"
         what = f"{p['rows']}x{p['cols']}"
         if "error" in r:
             reason = r["error"].split(": ", 1)[-1]
@@ -145,8 +154,8 @@ def _part_rows(results, ids):
         if r is None:
             continue
         p, x = r["params"], r["result"]
-        mem = p.get("mem_words", 4096) if p["top"] != "router" else "-"
-        rows.append(f"| {p['top']} | {p['colors']} | {mem} | {x['LUT4']} | {x['FF']} | "
+        mem = _params(p).pe.mem_words if p["top"] != "router" else "-"
+        rows.append(f"| {p['top']} | {_params(p).colors} | {mem} | {x['LUT4']} | {x['FF']} | "
                     f"{x['DP16KD']} | {x['MULT18X18D']} | {x['by_type'].get('CCU2C', 0)} | "
                     f"{x['by_type'].get('TRELLIS_DPR16X4', 0)} |")
     return rows

@@ -20,6 +20,7 @@ from wafer_engine.tb.bench.results import speedup_rows, write_section
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
+from wafer_engine.rtl.params import ArrayParams
 
 BEGIN, END = "<!-- gemm-bench:begin -->", "<!-- gemm-bench:end -->"
 COMMAND = ".venv/bin/python -m wafer_engine.tb.bench.gemm --write docs/results.md"
@@ -34,7 +35,7 @@ def problem(size, sparsity, seed=0):
     w = rng.standard_normal((16, 256 * size))
     w[rng.random(w.shape) < sparsity] = 0
     x = rng.standard_normal((256 * size, 4 * size))
-    return gemm_program(w, x, size, size)
+    return gemm_program(w, x, ArrayParams.build(rows=size, cols=size))
 
 
 def sweep(size, backend):

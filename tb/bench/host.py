@@ -64,9 +64,9 @@ def main(argv=None):
     wavelets, seconds, plan_seconds = packing_rate()
     host_rate = wavelets / seconds
     opts = TrainOptions()
-    length = -(-opts.batch // opts.rows)
-    need = opts.cols / length * CLOCK_HZ
-    peak = opts.cols * CLOCK_HZ
+    length = -(-opts.batch // opts.array.rows)
+    need = opts.array.cols / length * CLOCK_HZ
+    peak = opts.array.cols * CLOCK_HZ
     print(f"packing: {wavelets} wavelets in {seconds * 1e3:.1f} ms = {host_rate / 1e6:.0f} M/s; "
           f"fabric needs {need / 1e6:.0f} M/s (link peak {peak / 1e6:.0f} M/s)")
 

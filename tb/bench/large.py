@@ -1,7 +1,7 @@
 """Large-array benchmarks: ``python -m wafer_engine.tb.bench.large [--write docs/results.md] [--rtl]``.
 
 Sparse GEMV and weight-streaming GEMM cycles against sparsity on 16x16 and 64x64 arrays with the
-fast models (:mod:`wafer_engine.fabric.model.fast_gemv`, :mod:`wafer_engine.fabric.model.fast_model`), next to the 4x4 array on the
+fast models (:mod:`wafer_engine.fabric.fast.gemv`, :mod:`wafer_engine.fabric.fast.gemm`), next to the 4x4 array on the
 cycle-exact golden model (:class:`wafer_engine.fabric.model.array_model.ArrayModel`) for the same per-PE shapes;
 the speedup against the ideal ``1 / (1 - s)``, a plot (docs/large_speedup.png), the fast models'
 cycle estimates against the exact counts, and simulation rates (fast model, exact model and,
@@ -17,8 +17,8 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-from wafer_engine.fabric.model.fast_gemv import gemv_fast
-from wafer_engine.fabric.model.fast_model import gemm_cycles, gemm_fast
+from wafer_engine.fabric.fast.gemv import gemv_fast
+from wafer_engine.fabric.fast.gemm import gemm_cycles, gemm_fast
 from wafer_engine.fabric.workloads import gemm_program, gemv_program
 from wafer_engine.fabric.workloads.common import split, to_fp16_bits
 from wafer_engine.sw.backends.run import run_workload
@@ -28,6 +28,7 @@ from wafer_engine.sw.sim.verilator import BUILD_DIR
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
+from wafer_engine.rtl.params import ArrayParams
 
 BEGIN, END = "<!-- large-bench:begin -->", "<!-- large-bench:end -->"
 COMMAND = ".venv/bin/python -m wafer_engine.tb.bench.large --write docs/results.md --rtl"
@@ -39,7 +40,7 @@ SAVED = BUILD_DIR / "results" / "bench_large.json"
 #: W is ``m`` x ``feats * S``, X is ``feats * S`` x ``batch * S`` on an S x S array. ``pe``: PE
 #: parameters that differ from the defaults (docs/pe.md). ``exact``: sizes also run on the
 #: cycle-exact model; ``values``: sizes whose fast run computes Y as well (above them, only
-#: :func:`~wafer_engine.fabric.model.fast_model.gemm_cycles` on the streamed weights per column: the bit-exact Y
+#: :func:`~wafer_engine.fabric.fast.gemm.gemm_cycles` on the streamed weights per column: the bit-exact Y
 #: of a 64x64 array with this shape is a billion fp32 MACs in numpy).
 SHAPES = {
     "GEMV A": dict(kind="gemv", rows=16, feats=256, pe={}, sizes=(4, 16, 64), exact=(4,)),
@@ -115,14 +116,14 @@ def rtl_rate(size=4, m=64, n=64):
     model already built."""
     rng = np.random.default_rng(1)
     a, x = rng.standard_normal((m, n)), rng.standard_normal(n)
-    work = gemv_program(a, x, size, size)
+    work = gemv_program(a, x, ArrayParams.build(rows=size, cols=size))
     rows = []
     for backend in ("verilator", "verilator", "golden"):
         start = time.perf_counter()
         r = run_workload(work, backend)
         rows.append((backend, r.cycles, r.config_cycles, time.perf_counter() - start))
     start = time.perf_counter()
-    _, stats = gemv_fast(a, x, size, size)
+    _, stats = gemv_fast(a, x, ArrayParams.build(rows=size, cols=size))
     rows.append(("fast", stats.cycles, 0, time.perf_counter() - start))
     return rows[1:]
 
@@ -184,7 +185,7 @@ def markdown(results, rates, image, seconds):
               "words); GEMM B gives each PE 64 x 1024 x 4 = 262144 MACs when dense. Only "
               "non-zeros are streamed (x for GEMV, W for GEMM). `model`: `exact` is the "
               "cycle-exact array model (equal to the RTL wherever both ran), `fast` the "
-              "analytical estimate of fabric/model/fast_gemv.py or fabric/model/fast_model.py. GEMM B on "
+              "analytical estimate of fabric/fast/gemv.py or fabric/fast/gemm.py. GEMM B on "
               "64x64 takes its cycles from `gemm_cycles` on the non-zero weights per column "
               "without computing Y.", "",
               "| shape | array | model | sparsity | cycles | speedup | ideal | of ideal | "

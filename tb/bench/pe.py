@@ -11,6 +11,7 @@ writes the plot next to it; with ``--pe-doc``, replaces the resource table there
 import argparse
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from wafer_engine.sw.flows.synth import synth_ecp5
@@ -31,9 +32,10 @@ TARGET_UP_TO, TARGET_FRACTION = 0.9, 0.9
 CONFIG = "bench"
 
 
-def _build(**params):
-    """The PE's Verilog in the benchmark build folder (shared by both cocotb modules)."""
-    component, name = pe_top(**params)
+def _build():
+    """The default PE's Verilog in the benchmark build folder (shared by both cocotb
+    modules)."""
+    component, name = pe_top()
     return component, write_verilog(component, name, sim_dir("pe", CONFIG))
 
 
@@ -42,7 +44,7 @@ def _run(test_module, results, testcase=None, **extra):
     results.unlink(missing_ok=True)
     run_cocotb(unit="pe", config_name=CONFIG, verilog_path=verilog, toplevel="pe",
                test_module=test_module, testcase=testcase, optimize=True,
-               params={**pe.params._asdict(), **extra, "results": str(results)})
+               params={**asdict(pe.params), **extra, "results": str(results)})
     return json.loads(results.read_text())
 
 

@@ -8,6 +8,7 @@ With ``--write``, replaces the router section of that Markdown file.
 import argparse
 import json
 
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.flows.verilog import router_top, write_verilog
 
 from wafer_engine.tb.bench.results import write_section
@@ -20,7 +21,7 @@ BEGIN, END = "<!-- router-bench:begin -->", "<!-- router-bench:end -->"
 def measure(colors, depth, wavelets):
     config = f"bench_c{colors}_d{depth}"
     folder = sim_dir("router", config)
-    verilog = write_verilog(*router_top(colors=colors, depth=depth), folder)
+    verilog = write_verilog(*router_top(ArrayParams.build(colors=colors, depth=depth)), folder)
     results = folder / "bench.json"
     results.unlink(missing_ok=True)
     run_cocotb(unit="router", config_name=config, verilog_path=verilog, toplevel="router",

@@ -8,7 +8,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from wafer_engine.fabric.model.config_model import ConfigChainModel, ConfigRecord, encode
+from wafer_engine.fabric.model.config_model import ConfigChainModel
+from wafer_engine.fabric.program.config_records import ConfigRecord, encode
 from wafer_engine.rtl.config_chain import ConfigDest
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))

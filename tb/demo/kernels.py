@@ -21,6 +21,7 @@ from wafer_engine.sw.backends.run import run_workload
 
 from wafer_engine.tb.router.traffic_run import traffic
 from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
+from wafer_engine.rtl.params import ArrayParams
 
 COLORS, DEPTH, SEED, WAVELETS = 4, 2, 2026, 5000
 RATES = {"pause_rate": 0.2, "stall_rate": 0.3}
@@ -28,7 +29,7 @@ RATES = {"pause_rate": 0.2, "stall_rate": 0.3}
 
 def main():
     folder = sim_dir("router", "demo")
-    verilog = write_verilog(*router_top(colors=COLORS, depth=DEPTH), folder)
+    verilog = write_verilog(*router_top(ArrayParams.build(colors=COLORS, depth=DEPTH)), folder)
     print(f"router Verilog ({COLORS} colors, depth {DEPTH}): {verilog}")
 
     routes, streams = traffic(COLORS, SEED, WAVELETS)
@@ -63,14 +64,14 @@ def main():
 
 def gemv_demo(size=4, m=64, n=64, sparsity=0.8, seed=2026):
     """Sparse GEMV on the default array, golden and RTL; returns whether they agree."""
-    path, seconds = write_array_verilog(size, size, sim_dir("array", "demo"))
+    path, seconds = write_array_verilog(ArrayParams.build(rows=size, cols=size), out_dir=sim_dir("array", "demo"))
     print(f"\n{size}x{size} array Verilog (top wafer_array): {path} ({seconds:.1f} s)")
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((m, n))
     x = rng.standard_normal(n)
-    dense = gemv_program(a, x, size, size)
+    dense = gemv_program(a, x, ArrayParams.build(rows=size, cols=size))
     x[rng.random(n) < sparsity] = 0
-    work = gemv_program(a, x, size, size)
+    work = gemv_program(a, x, ArrayParams.build(rows=size, cols=size))
     runs = {}
     for backend in ("golden", "verilator"):
         start = time.perf_counter()

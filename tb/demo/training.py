@@ -43,12 +43,12 @@ def rtl_step(opts, data):
     x, labels = np.ascontiguousarray(x_train[idx].T), y_train[idx]
     runs = {}
     start = time.perf_counter()
-    for backend in ("golden", "verilator"):
+    for backend in ("fast", "verilator"):
         trainer, _ = build_trainer(TrainOptions(**{**opts.__dict__, "backend": backend}))
         loss, grads = trainer.gradients(x, labels)
         trainer.step(x, labels)
         runs[backend] = (loss, grads, trainer.store.weights, trainer.engine.stats)
-    (lg, gg, wg, _), (lr, gr, wr, stats) = runs["golden"], runs["verilator"]
+    (lg, gg, wg, _), (lr, gr, wr, stats) = runs["fast"], runs["verilator"]
     same = lg == lr and all(np.array_equal(np.asarray(a).view(np.uint32),
                                            np.asarray(b).view(np.uint32))
                             for a, b in list(zip(gg, gr)) + list(zip(wg, wr)))
@@ -58,13 +58,14 @@ def rtl_step(opts, data):
 def main():
     total = time.perf_counter()
     opts = TrainOptions()
-    verilog, seconds = write_array_verilog(opts.rows, opts.cols, OUT / "verilog", **opts.pe)
-    print(f"{opts.rows}x{opts.cols} array Verilog (top {TOP_NAME}, PE {opts.pe}): {verilog} "
+    verilog, seconds = write_array_verilog(opts.array, OUT / "verilog")
+    print(f"{opts.array.rows}x{opts.array.cols} array Verilog (top {TOP_NAME}, PE "
+          f"{opts.array.pe}): {verilog} "
           f"({seconds:.1f} s)")
 
     print(f"\nTraining 64-{opts.hidden[0]}-10 on digits, {opts.sparsity:.0%} of weights zero "
           f"(magnitude pruning over {opts.prune_epochs} epochs), {opts.optimizer}, batch "
-          f"{opts.batch}, {opts.epochs} epochs, golden model of the {opts.rows}x{opts.cols} "
+          f"{opts.batch}, {opts.epochs} epochs, golden model of the {opts.array.rows}x{opts.array.cols} "
           f"fabric")
     start = time.perf_counter()
     trainer, data, result = _train(opts)
@@ -86,7 +87,7 @@ def main():
               "dataset": "scikit-learn digits, 1437 train / 360 test",
               "weights zero": f"{result['weight_sparsity']:.4f}",
               "optimizer": f"{opts.optimizer} (host)", "batch": opts.batch,
-              "fabric": f"{opts.rows}x{opts.cols} tiles, PE {opts.pe}",
+              "fabric": f"{opts.array.rows}x{opts.array.cols} tiles, {opts.array.pe!r}",
               "array Verilog": f"`{verilog}` (top `{TOP_NAME}`)"}
     extra = ["## RTL check", "",
              f"One training step (batch {RTL_BATCH}) on the RTL array through Verilator: "

@@ -26,6 +26,7 @@ from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.tb.bench.results import record
 from wafer_engine.tb.pe.tb import PeTB
 from wafer_engine.tb.pe.workloads import random_fp16
+from wafer_engine.rtl.params import PeParams
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 PE = {k: PARAMS[k] for k in ("colors", "mem_words", "acc_words", "max_len", "in_depth",
@@ -89,7 +90,7 @@ async def rtl_run(tb, wavelets):
 def predict(program, wavelets):
     """Cycles the golden model predicts for ``wavelets`` on a fresh PE loaded with
     ``program`` (back to back, output always ready)."""
-    model = PeModel(**program.params._asdict())
+    model = PeModel(program.params)
     for write in program.config_writes():
         model.configure(*write)
     return simulate_pe(model, wavelets)[0]
@@ -127,8 +128,7 @@ async def weight_sparsity(dut):
         w = with_zeros(rng, dense, round(s * ROWS * COLS))
         stream = [Wavelet.half(0, int(w[f]), (f // COLS) << jbits | f % COLS)
                   for f in range(ROWS * COLS) if w[f] & 0x7FFF]
-        program = PeProgram({0: task}, mem={0: x.tolist()}, acc={0: [0] * (ROWS * BATCH)},
-                            **tb.params._asdict())
+        program = PeProgram({0: task}, mem={0: x.tolist()}, acc={0: [0] * (ROWS * BATCH)}, params=tb.params)
         r = await measure(tb, program, stream, ROWS * BATCH)
         assert r["fmac_issues"] == len(stream) * BATCH, r
         r.update(sparsity=s, nonzeros=len(stream))
@@ -154,8 +154,7 @@ async def activation_sparsity(dut):
             task = Task("AXPY", len=BATCH, rows=AXPY_ROWS, zero_skip=zero_skip)
             stream = [Wavelet.half(0, int(x[k]), k) for k in range(AXPY_ROWS)
                       if send_zeros or x[k] & 0x7FFF]
-            program = PeProgram({0: task}, mem={0: weights.tolist()}, acc={0: [0] * BATCH},
-                                **tb.params._asdict())
+            program = PeProgram({0: task}, mem={0: weights.tolist()}, acc={0: [0] * BATCH}, params=tb.params)
             r = await measure(tb, program, stream, BATCH)
             issued = nonzeros if zero_skip else len(stream)
             assert r["fmac_issues"] == issued * BATCH, r

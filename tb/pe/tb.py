@@ -10,6 +10,7 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from wafer_engine.fabric.model.pe_model import InOrderSender, PeModel
 from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.rtl.pe.ports import COUNTERS, Target
+from wafer_engine.rtl.params import PeParams
 
 __all__ = ["PeTB", "RunResult"]
 
@@ -40,7 +41,7 @@ class PeTB:
 
     def __init__(self, dut, params):
         self.dut = dut
-        self.model = PeModel(**params)
+        self.model = PeModel(PeParams(**params))
         self.params = self.model.params
         self.i = _Link(dut, "i")
         self.o = _Link(dut, "o")

@@ -22,6 +22,7 @@ from wafer_engine.rtl.pe.task import Command, Op, TaskEntry
 
 from wafer_engine.tb.pe.tb import PeTB
 from wafer_engine.tb.pe.workloads import axpy_problem, mac_problem, random_fp16, small_ints
+from wafer_engine.rtl.params import PeParams
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 PE = {k: PARAMS[k] for k in ("colors", "mem_words", "acc_words", "max_len", "in_depth",
@@ -64,10 +65,6 @@ async def start(dut):
     return tb
 
 
-def params_dict(tb):
-    return tb.params._asdict()
-
-
 def vec_len(tb, want=8):
     return min(want, tb.params.max_len)
 
@@ -86,7 +83,7 @@ async def store(dut):
     rng = np.random.default_rng(SEED)
     base = p.mem_words // 2
     rows = min(64, p.mem_words - base)
-    await tb.load(PeProgram({0: Task("STORE", mem_a=base, rows=rows)}, **params_dict(tb)))
+    await tb.load(PeProgram({0: Task("STORE", mem_a=base, rows=rows)}, params=tb.params))
     idx = rng.integers(0, rows, 3 * rows)
     values = random_fp16(rng, len(idx), special_rate=0.2)
     stream = [Wavelet.half(0, int(v), int(i)) for v, i in zip(values, idx)]
@@ -113,8 +110,7 @@ async def axpy_exact(dut):
     weights = small_ints(rng, (rows, n))
     acc0 = f32_bits(rng.integers(-20, 20, n))
     task = Task("AXPY", len=n, mem_a=3, acc=5, rows=rows)
-    await tb.load(PeProgram({1: task}, mem={3: weights.ravel().tolist()},
-                            acc={5: acc0.tolist()}, **params_dict(tb)))
+    await tb.load(PeProgram({1: task}, mem={3: weights.ravel().tolist()}, acc={5: acc0.tolist()}, params=tb.params))
     idx = rng.integers(0, rows, 40)
     x = small_ints(rng, 40, 1, 4) | (rng.integers(0, 2, 40) << 15).astype(np.uint16)
     stream = [Wavelet.half(1, int(v), int(i)) for v, i in zip(x, idx)]
@@ -138,8 +134,7 @@ async def mac_exact(dut):
     n, rows, cols, jbits = vec_len(tb), 4, 6, 3
     x = small_ints(rng, (cols, n))
     task = Task("MAC", len=n, mem_a=10, acc=2, rows=rows, cols=cols, jbits=jbits)
-    await tb.load(PeProgram({0: task}, mem={10: x.ravel().tolist()}, acc={2: [0] * (rows * n)},
-                            **params_dict(tb)))
+    await tb.load(PeProgram({0: task}, mem={10: x.ravel().tolist()}, acc={2: [0] * (rows * n)}, params=tb.params))
     w = small_ints(rng, (rows, cols))
     stream = [Wavelet.half(0, int(w[i, j]), i << jbits | j)
               for i in range(rows) for j in range(cols)]
@@ -166,8 +161,7 @@ async def grad_exact(dut):
     out = p.colors - 1
     task = Task("GRAD", len=n, mem_a=0, mem_b=100, rows=rows, cols=cols, jbits=jbits,
                 out_color=out)
-    await tb.load(PeProgram({0: task}, mem={0: x.ravel().tolist(), 100: y.ravel().tolist()},
-                            **params_dict(tb)))
+    await tb.load(PeProgram({0: task}, mem={0: x.ravel().tolist(), 100: y.ravel().tolist()}, params=tb.params))
     pairs = [(int(i), int(j)) for i, j in zip(rng.integers(0, rows, 30),
                                               rng.integers(0, cols, 30))]
     stream = [Wavelet.half(0, 0, i << jbits | j) for i, j in pairs]
@@ -197,7 +191,7 @@ async def reduce_drain_clear(dut):
     tasks = {c_dense: Task("REDUCE", len=n, acc=0, out_color=c_out),
              c_sparse: Task("REDUCE", len=n, acc=n, out_color=c_out, sparse_out=True,
                             relu=True, index_base=100)}
-    await tb.load(PeProgram(tasks, acc={0: f32_bits(acc0).tolist()}, **params_dict(tb)))
+    await tb.load(PeProgram(tasks, acc={0: f32_bits(acc0).tolist()}, params=tb.params))
     acc_state = acc0.copy()
 
     # Two and a half rounds of REDUCE on each color, interleaved.
@@ -261,7 +255,6 @@ async def hazards(dut):
     tb = await start(dut)
     p = tb.params
     rng = np.random.default_rng(SEED + 5)
-    pd = params_dict(tb)
     for n in range(1, min(8, p.max_len) + 1):
         rows = 4
         weights = small_ints(rng, (rows, n))
@@ -270,8 +263,7 @@ async def hazards(dut):
         cycles = []
         want = np.zeros(n)
         for count in (8, 24):
-            program = PeProgram({0: Task("AXPY", len=n, mem_a=0, acc=0, rows=rows)},
-                                mem={0: weights.ravel().tolist()}, acc={0: [0] * n}, **pd)
+            program = PeProgram({0: Task("AXPY", len=n, mem_a=0, acc=0, rows=rows)}, mem={0: weights.ravel().tolist()}, acc={0: [0] * n}, params=tb.params)
             idx = rng.integers(0, rows, count)
             x = small_ints(rng, count, 1, 3)
             stream = [Wavelet.half(0, int(v), int(i)) for v, i in zip(x, idx)]
@@ -287,8 +279,7 @@ async def hazards(dut):
         task = Task("MAC", len=n, mem_a=0, acc=0, rows=2, cols=cols, jbits=2)
         cycles = []
         for count in (8, 24):
-            program = PeProgram({0: task}, mem={0: weights.ravel().tolist()},
-                                acc={0: [0] * (2 * n)}, **pd)
+            program = PeProgram({0: task}, mem={0: weights.ravel().tolist()}, acc={0: [0] * (2 * n)}, params=tb.params)
             w = small_ints(rng, count, 1, 3)
             js = rng.integers(0, cols, count)
             stream = [Wavelet.half(0, int(v), 1 << 2 | int(j)) for v, j in zip(w, js)]
@@ -307,8 +298,7 @@ async def hazards(dut):
     weights = small_ints(rng, (2, n))
     tasks = {0: Task("AXPY", len=n, acc=0, rows=2),
              1: Task("REDUCE", len=n, acc=0, out_color=0)}
-    await tb.load(PeProgram(tasks, mem={0: weights.ravel().tolist()}, acc={0: [0] * n},
-                            **pd))
+    await tb.load(PeProgram(tasks, mem={0: weights.ravel().tolist()}, acc={0: [0] * n}, params=tb.params))
     stream = [Wavelet.half(0, int(f16(2.0)), 1), Wavelet(1, int(f32_bits(0.5))),
               Wavelet.half(0, int(f16(-1.0)), 0), Wavelet(0, Command.DRAIN.value, 1)]
     res = await tb.run(stream)
@@ -334,7 +324,7 @@ async def zero_skip(dut):
     weights = random_fp16(rng, rows * n)
     tasks = {0: Task("AXPY", len=n, mem_a=0, acc=0, rows=rows, zero_skip=True),
              1: Task("AXPY", len=n, mem_a=0, acc=n, rows=rows, zero_skip=False)}
-    await tb.load(PeProgram(tasks, mem={0: weights.tolist()}, **params_dict(tb)))
+    await tb.load(PeProgram(tasks, mem={0: weights.tolist()}, params=tb.params))
     zero = [0x0000, 0x8000]
 
     def zeros(color, count):
@@ -371,9 +361,7 @@ async def no_task(dut):
     n = vec_len(tb)
     task_color = p.colors - 1
     weights = small_ints(rng, (2, n))
-    await tb.load(PeProgram({task_color: Task("AXPY", len=n, rows=2)},
-                            mem={0: weights.ravel().tolist()}, acc={0: [0] * n},
-                            **params_dict(tb)))
+    await tb.load(PeProgram({task_color: Task("AXPY", len=n, rows=2)}, mem={0: weights.ravel().tolist()}, acc={0: [0] * n}, params=tb.params))
     assert not int(dut.no_task_seen.value)
     stray = [Wavelet(c, 0x5555, k % 2) for k, c in enumerate(rng.integers(0, p.colors, 40))
              if c != task_color]
@@ -395,7 +383,6 @@ async def errors(dut):
     written; the wavelets just inside the limits run."""
     tb = await start(dut)
     p = tb.params
-    pd = params_dict(tb)
     n, rows = vec_len(tb, 4), 4
     # Blocks that end exactly at the end of the memories.
     mem_a, acc = p.mem_words - rows * n, p.acc_words - 2 * n
@@ -411,7 +398,7 @@ async def errors(dut):
     ]
     expected = 0
     for task, good, bad in cases:
-        await tb.load(PeProgram({0: task}, **pd))
+        await tb.load(PeProgram({0: task}, params=tb.params))
         before = tb.model.counters["errors"]
         await tb.run([Wavelet.half(0, 0x3C00, i) for i in good + bad])
         assert tb.model.counters["errors"] - before == len(bad), task
@@ -449,8 +436,7 @@ async def _random_problem(tb, problem, acc_used, backpressure):
     if drain_color != color:
         tasks[drain_color] = Task("REDUCE", len=acc_used, acc=0, out_color=color,
                                   sparse_out=True, relu=True, index_base=7)
-    program = PeProgram(tasks, mem={a: [v] for a, v in problem.program.mem.items()},
-                        acc={0: [0] * acc_used}, **params_dict(tb))
+    program = PeProgram(tasks, mem={a: [v] for a, v in problem.program.mem.items()}, acc={0: [0] * acc_used}, params=tb.params)
     await tb.load(program)
     stream = list(problem.wavelets) + [Wavelet(drain_color, Command.DRAIN.value, 1)]
     return await tb.run(stream, backpressure)
@@ -511,7 +497,7 @@ async def utilization(dut):
         await tb.load(prob.program)
         before = dict(tb.model.counters)
         # The model alone, fresh, predicts the run before the RTL does it.
-        predictor = PeModel(**params_dict(tb))
+        predictor = PeModel(tb.params)
         for write in prob.program.config_writes():
             predictor.configure(*write)
         predicted, _ = simulate_pe(predictor, stream)

@@ -7,6 +7,7 @@ import numpy as np
 
 from wafer_engine.fabric.program.pe_task import PeProgram, Task
 from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.rtl.params import PeParams
 
 __all__ = ["random_fp16", "sparse_fp16", "Problem", "axpy_problem", "mac_problem",
            "small_ints"]
@@ -57,7 +58,7 @@ def axpy_problem(rng, params, *, color, length, rows, density, mem_a=0, acc=0,
     wavelets = [Wavelet.half(color, int(x[r]), int(r)) for r in order
                 if x[r] & 0x7FFF or rng.random() < send_zeros]
     task = Task("AXPY", len=length, mem_a=mem_a, acc=acc, rows=rows, zero_skip=zero_skip)
-    program = PeProgram({color: task}, mem={mem_a: weights.tolist()}, **params._asdict())
+    program = PeProgram({color: task}, mem={mem_a: weights.tolist()}, params=params)
     return Problem(program, wavelets, {"weights": weights, "x": x})
 
 
@@ -74,5 +75,5 @@ def mac_problem(rng, params, *, color, length, rows, cols, density, jbits, mem_a
             wavelets.append(Wavelet.half(color, int(w[i, j]), i << jbits | j))
     task = Task("MAC", len=length, mem_a=mem_a, acc=acc, rows=rows, cols=cols, jbits=jbits,
                 zero_skip=zero_skip)
-    program = PeProgram({color: task}, mem={mem_a: x.tolist()}, **params._asdict())
+    program = PeProgram({color: task}, mem={mem_a: x.tolist()}, params=params)
     return Problem(program, wavelets, {"x": x, "w": w})

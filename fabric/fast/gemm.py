@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.fabric.model.fp_model import fp16_mul, fp32_add, fp32_relu, fp32_to_fp16
 from wafer_engine.fabric.workloads.common import split, to_fp16_bits
 from wafer_engine.fabric.workloads.gemm import check_gemm_operands
@@ -142,10 +143,13 @@ def _mac_accumulate(w16, x16, features):
     return acc
 
 
-def gemm_fast(w, x, rows=4, cols=4, relu=False, **pe_params):
+def gemm_fast(w, x, params=None, relu=False):
     """``(Y, stats)`` for ``Y = W X`` exactly as :func:`~.workloads.gemm.gemm_program` computes
-    it on a ``rows`` x ``cols`` array: Y float32 (M x B, the fp16 results; zeros +0)."""
-    w, x = check_gemm_operands(w, x, rows, cols, **pe_params)
+    it on the array ``params`` (an :class:`~wafer_engine.rtl.params.ArrayParams`, default the
+    default array): Y float32 (M x B, the fp16 results; zeros +0)."""
+    params = ArrayParams() if params is None else params
+    rows, cols = params.rows, params.cols
+    w, x = check_gemm_operands(w, x, params)
     (m, n), batch = w.shape, x.shape[1]
     w16, x16 = to_fp16_bits(w), to_fp16_bits(x)
     s = None
@@ -172,11 +176,13 @@ def gemm_fast(w, x, rows=4, cols=4, relu=False, **pe_params):
     return y16.view(np.float16).astype(np.float32), stats
 
 
-def wgrad_fast(mask, dy, x, rows=4, cols=4, **pe_params):
+def wgrad_fast(mask, dy, x, params=None):
     """``(dW, stats)`` exactly as :func:`~.workloads.wgrad.wgrad_program` followed by
     :func:`~.workloads.wgrad.collect_gradients` computes it: dW float32 (M x N), +0 off the
     mask and where ``dY``'s row is all zero."""
-    mask, dy, x = check_wgrad_operands(mask, dy, x, rows, cols, **pe_params)
+    params = ArrayParams() if params is None else params
+    rows, cols = params.rows, params.cols
+    mask, dy, x = check_wgrad_operands(mask, dy, x, params)
     dy16, x16 = to_fp16_bits(dy), to_fp16_bits(x)
     (m, n), batch = mask.shape, x.shape[1]
     positions = grad_positions(mask, dy16)

@@ -1,6 +1,6 @@
 """Fast functional model of the sparse GEMV mapping, with an analytical cycle estimate.
 
-The GEMV counterpart of :func:`wafer_engine.fabric.model.fast_model.gemm_fast`: the same bit patterns as
+The GEMV counterpart of :func:`wafer_engine.fabric.fast.gemm.gemm_fast`: the same bit patterns as
 :func:`~wafer_engine.fabric.workloads.gemv.gemv_program` on the cycle-exact
 :class:`~wafer_engine.fabric.model.array_model.ArrayModel`, computed with whole-array numpy operations that perform
 every fp32 addition of the fabric in the fabric's order:
@@ -18,19 +18,13 @@ cycle-exact model. The cycles are an estimate (see :func:`gemv_cycles`), not a c
 
 import numpy as np
 
-from wafer_engine.rtl.pe.params import check_pe_params
+from wafer_engine.rtl.params import ArrayParams
 
-from wafer_engine.fabric.model.fast_model import ACC_SPACING, PE_LATENCY, FabricStats, chain_reduction_cycles
+from wafer_engine.fabric.fast.gemm import ACC_SPACING, PE_LATENCY, FabricStats, chain_reduction_cycles
 from wafer_engine.fabric.model.fp_model import fp16_mul, fp32_add, fp32_relu, fp32_to_fp16
 from wafer_engine.fabric.workloads.common import check_finite, split, to_fp16_bits
 
 __all__ = ["gemv_fast", "gemv_cycles"]
-
-
-def _check_array(rows, cols):
-    for name, value in (("Row count", rows), ("Column count", cols)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
 
 
 def gemv_cycles(nonzero_per_column, m, rows, last_sent=None):
@@ -59,26 +53,27 @@ def gemv_cycles(nonzero_per_column, m, rows, last_sent=None):
                                            last_sent)
 
 
-def gemv_fast(a, x, rows=4, cols=4, relu=False, **pe_params):
+def gemv_fast(a, x, params=None, relu=False):
     """``(y, stats)`` for ``y = A x`` (optionally ReLU) exactly as
-    :func:`~wafer_engine.fabric.workloads.gemv.gemv_program` computes it on a ``rows`` x ``cols`` array:
+    :func:`~wafer_engine.fabric.workloads.gemv.gemv_program` computes it on the array ``params`` (an
+    :class:`~wafer_engine.rtl.params.ArrayParams`, default the default array):
     ``y`` float32 (length M, the fp16 results; zeros +0), ``stats`` a
-    :class:`~wafer_engine.fabric.model.fast_model.FabricStats` whose ``cycles`` come from :func:`gemv_cycles`.
+    :class:`~wafer_engine.fabric.fast.gemm.FabricStats` whose ``cycles`` come from :func:`gemv_cycles`.
 
     A: M x N, x: N (any finite values within fp16 range; they are rounded to fp16). Raises
     ``ValueError``, naming the values, for the shapes and values ``gemv_program`` rejects and
-    for blocks that do not fit a PE with ``pe_params`` (``mem_words``, ``max_len``,
-    ``acc_words``; the PE defaults otherwise).
+    for blocks that do not fit the array's PE (``mem_words``, ``max_len``, ``acc_words``).
     """
+    params = ArrayParams() if params is None else params
+    rows, cols = params.rows, params.cols
     a, x = np.asarray(a), np.asarray(x)
     if a.ndim != 2 or x.ndim != 1 or a.shape[1] != x.shape[0]:
         raise ValueError(f"Matrix of shape {a.shape} cannot multiply a vector of shape "
                          f"{x.shape}")
-    _check_array(rows, cols)
     check_finite("The matrix", a)
     check_finite("The vector", x)
     m, n = a.shape
-    _check_fit(m, n, rows, cols, pe_params)
+    _check_fit(m, n, params)
     a16, x16 = to_fp16_bits(a), to_fp16_bits(x)
     parts = split(n, cols)
     # Per column, the streamed features in stream order (j rising, zeros never sent).
@@ -109,10 +104,10 @@ def gemv_fast(a, x, rows=4, cols=4, relu=False, **pe_params):
     return y16.view(np.float16).astype(np.float32), stats
 
 
-def _check_fit(m, n, rows, cols, pe_params):
+def _check_fit(m, n, params):
     """The PE limits ``gemv_program``'s ``ArrayProgram`` applies, on PE (0, 0) (the largest
     block: :func:`split` makes the first slices the longest)."""
-    p = check_pe_params(**pe_params)
+    rows, cols, p = params.rows, params.cols, params.pe
     # x on color 0, partial sums on 1 and, from the second column on, 2 (docs/workloads.md).
     need = 3 if cols > 1 else 2
     if p.colors < need:
