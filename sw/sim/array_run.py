@@ -11,7 +11,6 @@ import pickle
 
 import cocotb
 
-from wafer_engine.tb.bench.rtl_cycles import record_backend_run
 from wafer_engine.sw.sim.array_tb import ArrayTB
 
 
@@ -38,7 +37,3 @@ async def run_workload(dut):
     }
     with open(params["result"], "wb") as f:
         pickle.dump(result, f)
-    # The RTL's count as wafer_engine.sw.backends.run reports it, kept for the prediction table (results.md).
-    if tb.first_in is not None:
-        end = tb.model.cycle if tb.last_out is None else tb.last_out + 1
-        record_backend_run(work, end - tb.first_in)

@@ -14,7 +14,7 @@ import numpy as np
 
 from wafer_engine.sw.flows.array_verilog import TOP_NAME, write_array_verilog
 from wafer_engine.fabric.workloads import gemv_program
-from wafer_engine.sw.backends.run import run_workload
+from wafer_engine.tb.bench.rtl_cycles import run_recorded
 
 from wafer_engine.tb.bench.results import speedup_rows, write_section
 from wafer_engine.sw.sim.runner import build, sim_dir
@@ -61,7 +61,7 @@ def sweep(size, backend):
     for s in SPARSITY:
         work = gemv_problem(size, s)
         start = time.perf_counter()
-        result = run_workload(work, backend)
+        result = run_recorded(work, backend)
         seconds = time.perf_counter() - start
         rows.append((s, result, seconds))
     return rows

@@ -15,6 +15,7 @@ import numpy as np
 
 from wafer_engine.fabric.workloads import gemm_program
 from wafer_engine.sw.backends.run import run_workload
+from wafer_engine.tb.bench.rtl_cycles import run_recorded
 
 from wafer_engine.tb.bench.results import speedup_rows, write_section
 
@@ -42,7 +43,7 @@ def sweep(size, backend):
     rows = []
     for s in SPARSITY:
         start = time.perf_counter()
-        result = run_workload(problem(size, s), backend)
+        result = run_recorded(problem(size, s), backend)
         rows.append((s, result, time.perf_counter() - start))
     return rows
 

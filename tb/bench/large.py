@@ -22,6 +22,7 @@ from wafer_engine.fabric.fast.gemm import gemm_cycles, gemm_fast
 from wafer_engine.fabric.workloads import gemm_program, gemv_program
 from wafer_engine.fabric.workloads.common import split, to_fp16_bits
 from wafer_engine.sw.backends.run import run_workload
+from wafer_engine.tb.bench.rtl_cycles import run_recorded
 
 from wafer_engine.tb.bench.results import speedup_rows, write_section
 from wafer_engine.sw.sim.verilator import BUILD_DIR
@@ -120,7 +121,7 @@ def rtl_rate(size=4, m=64, n=64):
     rows = []
     for backend in ("verilator", "verilator", "golden"):
         start = time.perf_counter()
-        r = run_workload(work, backend)
+        r = run_recorded(work, backend)
         rows.append((backend, r.cycles, r.config_cycles, time.perf_counter() - start))
     start = time.perf_counter()
     _, stats = gemv_fast(a, x, ArrayParams.build(rows=size, cols=size))

@@ -8,9 +8,10 @@ Three sources:
   golden model predicts for the same workload, in ``build/results/rtl_cycles/<config>.json``;
 * the 4x4 RTL benchmarks' tables in docs/results.md (``wafer_engine.tb.bench.array``,
   ``wafer_engine.tb.bench.gemm``), which list the same runs once per backend;
-* every run of the Verilator backend (``wafer gemv/gemm --backend verilator``, the benchmarks,
-  their tests), kept by ``sw/sim/array_run.py`` through :func:`record_backend_run` in
-  ``build/results/rtl_cycles/backend/`` and predicted when the section is written.
+* every Verilator-backend run of the benchmarks, which run their workloads through
+  :func:`run_recorded` (the backend itself records nothing: a command never writes benchmark
+  records), kept by :func:`record_backend_run` in ``build/results/rtl_cycles/backend/`` and
+  predicted when the section is written.
 
 :func:`prediction_rows` turns both into Markdown rows; ``python -m wafer_engine.tb.bench.rtl_cycles --write
 docs/results.md`` writes them as a section (run it after the regressions and the benchmarks).
@@ -26,7 +27,7 @@ from pathlib import Path
 from wafer_engine.tb.bench.results import record, write_section
 from wafer_engine.sw.sim.verilator import BUILD_DIR
 
-__all__ = ["RECORD_DIR", "record_run", "record_backend_run", "prediction_rows", "bench_pairs",
+__all__ = ["RECORD_DIR", "record_run", "run_recorded", "record_backend_run", "prediction_rows", "bench_pairs",
            "recorded_pairs", "backend_pairs"]
 
 BEGIN, END = "<!-- rtl-prediction:begin -->", "<!-- rtl-prediction:end -->"
@@ -73,6 +74,16 @@ def bench_pairs(doc):
                               f"{what} {array}, sparsity {sparsity}", by["verilator"],
                               by["golden"]))
     return pairs
+
+
+def run_recorded(work, backend):
+    """``run_workload(work, backend)`` for a benchmark; a Verilator run's RTL cycle count is
+    kept with :func:`record_backend_run` for the prediction table."""
+    from wafer_engine.sw.backends.run import run_workload
+    result = run_workload(work, backend)
+    if backend == "verilator" and result.cycles:
+        record_backend_run(work, result.cycles)
+    return result
 
 
 def record_backend_run(work, rtl, folder=RECORD_DIR / "backend"):
