@@ -4,14 +4,14 @@ every ValueError of the mapping (the RTL runs are in tests/test_array_sim.py).""
 import numpy as np
 import pytest
 
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.fabric.model.array_model import ArrayModel
+from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.fabric.workloads.common import from_fp16_bits, to_fp16_bits
 from wafer_engine.fabric.workloads.gemm import (DRAIN_COLOR, PARTIAL_COLORS, W_COLOR, collect_matrix,
                                    gemm_program)
 from wafer_engine.rtl.ports import Port
-from wafer_engine.tb.array.test_gemm import reference
-from wafer_engine.rtl.params import ArrayParams
 
 #: PE of the model-only runs: drains up to 512 accumulators (M x batch slice).
 PE = dict(colors=3, mem_words=1024, acc_words=1024, max_len=512)
@@ -39,8 +39,8 @@ def test_gemm_model_matches_numpy(rows, cols, m, n, batch, density, relu):
     work = gemm_program(w, x, ArrayParams.build(rows=rows, cols=cols, **PE), relu=relu)
     model, _ = run_model(work)
     y = collect_matrix([model.outputs[o] for o in work.outputs], m, batch)
-    ref, bound = reference(w, x, cols, relu)
-    assert np.all(np.abs(y - ref) <= bound)
+    ref, bound = reference_bound(w, x, chain_additions(n, cols), relu)
+    assert np.all(np.abs(y - ref) <= bound), np.max(np.abs(y - ref) / bound)
     assert work.length == m * batch
     counters = model.counters()
     # Each streamed weight runs |B_r| FMACs in every row of its column: B per weight.
@@ -95,7 +95,7 @@ def test_gemm_color_count_does_not_matter():
         model, cycles = run_model(work)
         runs.append((collect_matrix([model.outputs[o] for o in work.outputs], 6, 5), cycles))
     (y3, cycles3), (y24, cycles24) = runs
-    ref, bound = reference(w, x, 3)
+    ref, bound = reference_bound(w, x, chain_additions(7, 3))
     assert np.all(np.abs(y3 - ref) <= bound)
     assert np.array_equal(y3, y24) and cycles3 == cycles24
 

@@ -6,13 +6,13 @@ memories, and every error message. The RTL runs are in tests/test_array_sim.py."
 import numpy as np
 import pytest
 
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.fabric.model.array_model import ArrayModel
+from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.fast.gemm import gemm_fast
 from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
 from wafer_engine.fabric.workloads.layers import SCATTER_COLOR, load_program, run_stages, two_layer_program
 from wafer_engine.rtl.ports import Port
-from wafer_engine.tb.array.test_gemm import reference
-from wafer_engine.rtl.params import ArrayParams
 
 PE = dict(colors=3, mem_words=1024, acc_words=1024, max_len=512)
 
@@ -48,10 +48,11 @@ def test_two_layers(rows, cols, m1, n1, m2, batch, density, relu2):
     y1, _ = gemm_fast(w1, x, ArrayParams.build(rows=rows, cols=cols, **PE), relu=True)
     want, _ = gemm_fast(w2, y1, ArrayParams.build(rows=rows, cols=cols - 1, **PE), relu=relu2)
     assert np.array_equal(_bits(y2), _bits(want))
-    ref1, bound1 = reference(w1, x, cols, relu=True)
-    assert np.all(np.abs(y1 - ref1) <= bound1)
-    ref2, bound2 = reference(w2, y1, cols - 1, relu2)
-    assert np.all(np.abs(y2 - ref2) <= bound2)
+    ref1, bound1 = reference_bound(w1, x, chain_additions(n1, cols), relu=True)
+    assert np.all(np.abs(y1 - ref1) <= bound1), np.max(np.abs(y1 - ref1) / bound1)
+    # Layer 2 multiplies the fp16 Y1 the fabric stored (exact operands), on cols - 1 columns.
+    ref2, bound2 = reference_bound(w2, y1, chain_additions(m1, cols - 1), relu2)
+    assert np.all(np.abs(y2 - ref2) <= bound2), np.max(np.abs(y2 - ref2) / bound2)
     counters = model.counters().values()
     assert sum(c["errors"] + c["no_task"] for c in counters) == 0
     # Every non-zero weight of each layer ran its batch slice in every row.

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 
+from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.rtl.ports import Port
 from wafer_engine.sw.backends.run import RunResult
@@ -39,7 +40,7 @@ def test_gemv_golden_matches_numpy(operands, capsys):
     y = np.load(folder / "y.npy")
     assert y.dtype == np.float32 and y.shape == (37,)
     ref = fp16_reference(a, x)
-    assert np.allclose(y, ref, rtol=1e-3, atol=2e-3 * np.abs(ref).max())
+    assert np.all(np.abs(y - ref) <= reference_bound(a, x, chain_additions(22, 2))[1])
     nonzero = int(np.count_nonzero(x.astype(np.float16)))
     # Each non-zero x_j triggers one AXPY over the PE's rows in every row of the array.
     assert summary["fmac_ops"] == nonzero * 37
@@ -134,7 +135,7 @@ def test_gemm_golden_matches_numpy(tmp_path, capsys):
     ref = np.maximum(w.astype(np.float16).astype(np.float64)
                      @ x.astype(np.float16).astype(np.float64), 0)
     assert y.dtype == np.float32 and y.shape == (9, 10)
-    assert np.allclose(y, ref, rtol=1e-3, atol=2e-3 * np.abs(ref).max())
+    assert np.all(np.abs(y - ref) <= reference_bound(w, x, chain_additions(21, 4), True)[1])
     nonzero = int(np.count_nonzero(w.astype(np.float16)))
     # Every streamed weight feeds the MACs of its batch slice in every array row: B in all.
     assert summary["fmac_ops"] == nonzero * 10
@@ -157,8 +158,8 @@ def test_gemm_shape_mismatch(tmp_path, capsys):
     (["--board", "ulx3s-85f"], "--board ulx3s-85f needs --backend fpga, not 'golden'"),
     (["--backend", "fpga", "--port", "loop://", "--board", "ulx3s-85f", "--rows", "2",
       "--mem-words", "256"],
-     "--board ulx3s-85f fixes the array (2x2, {'colors': 3, 'mem_words': 256, "
-     "'acc_words': 256, 'max_len': 64}); drop --rows, --mem-words"),
+     "--board ulx3s-85f fixes the array: A 2x2 array (3 colors, 256 memory words, 256 "
+     "accumulators); drop --rows, --mem-words"),
     (["--backend", "fpga", "--port", "loop://", "--board", "de10"],
      "Board must be one of ulx3s-85f, icebreaker, not 'de10'"),
     (["--backend", "fpga", "--port", "loop://", "--baud", "0"],

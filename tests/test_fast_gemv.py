@@ -6,6 +6,7 @@ RTL in tests/test_array_sim.py)."""
 import numpy as np
 import pytest
 
+from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.fast.gemv import gemv_cycles, gemv_fast
 from wafer_engine.fabric.fast.gemm import gemm_fast
 from wafer_engine.fabric.workloads import collect_vector, gemv_program
@@ -70,14 +71,15 @@ def test_gemv_fast_special_values():
 
 
 def test_gemv_fast_against_numpy():
-    """A larger case the exact model would take long on: within fp16 precision of float64."""
+    """A larger case the exact model would take long on: within the arithmetic's bound of
+    float64 (fabric/model/error_bound.py; measured max |error| / bound: 0.89, the fp16
+    rounding of the results dominating)."""
     rng = np.random.default_rng(3)
     a, x = rng.standard_normal((96, 200)), rng.standard_normal(200)
     x[rng.random(200) < 0.5] = 0
     y, stats = gemv_fast(a, x, ArrayParams.build(rows=8, cols=8))
-    a64 = a.astype(np.float16).astype(np.float64)
-    ref = a64 @ x.astype(np.float16).astype(np.float64)
-    assert np.allclose(y, ref, rtol=2e-3, atol=1e-2 * np.abs(ref).max())
+    ref, bound = reference_bound(a, x, chain_additions(200, 8))
+    assert np.all(np.abs(y - ref) <= bound), np.max(np.abs(y - ref) / bound)
     assert stats.fmac_ops == 96 * np.count_nonzero(x.astype(np.float16))
 
 

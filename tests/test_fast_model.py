@@ -4,6 +4,7 @@ and the weight gradient, cycle estimates within 5 %."""
 import numpy as np
 import pytest
 
+from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.fast.gemm import FabricStats, column_issue_cycles, gemm_fast, wgrad_fast
 from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
 from wafer_engine.fabric.workloads.wgrad import collect_gradients, wgrad_program
@@ -65,14 +66,19 @@ def test_wgrad_fast_matches_exact_model(rows, cols, m, n, batch, density, relu):
 
 
 def test_fast_model_values_follow_fp16_inputs():
-    """Within the fp16-input bound of numpy float64 (the ordering argument aside)."""
+    """GEMM and weight gradient within the arithmetic's bound of float64
+    (fabric/model/error_bound.py)."""
     rng = np.random.default_rng(5)
     w = rng.standard_normal((20, 30)) * (rng.random((20, 30)) < 0.3)
     x = rng.standard_normal((30, 8))
     y, _ = gemm_fast(w, x, ArrayParams.build(rows=2, cols=3, **PE))
-    w16, x16 = (np.float16(a).astype(np.float64) for a in (w, x))
-    ref = w16 @ x16
-    assert np.all(np.abs(y - ref) <= 2 ** -10 * np.abs(ref) + 1e-3 * (np.abs(w16) @ np.abs(x16)))
+    ref, bound = reference_bound(w, x, chain_additions(30, 3))
+    assert np.all(np.abs(y - ref) <= bound), np.max(np.abs(y - ref) / bound)
+    mask = rng.random((20, 30)) < 0.5
+    dy = rng.standard_normal((20, 8))
+    dw, _ = wgrad_fast(mask, dy, x, ArrayParams.build(rows=2, cols=3, **PE))
+    ref, bound = reference_bound(dy, x.T, chain_additions(8, 2), fp16_result=False)
+    assert np.all(np.abs(dw - ref * mask) <= bound), np.max(np.abs(dw - ref * mask) / bound)
 
 
 def test_stats_add_up():

@@ -12,7 +12,7 @@ from wafer_engine.rtl.ports import Port
 from wafer_engine.sw.training import checkpoint as ckpt
 from wafer_engine.sw.training.mlp import from_arrays, from_sizes, from_torch, he_init
 from wafer_engine.sw.training.optim import Adam, Sgd, make_optimizer
-from wafer_engine.sw.training.packing import pack_weights, unpack_weights
+from wafer_engine.sw.training.packing import PackPlan, pack_weights, unpack_weights
 from wafer_engine.sw.training.scheduler import StreamScheduler
 from wafer_engine.sw.training.weight_store import WeightStore, check_sparsity, magnitude_mask
 from wafer_engine.rtl.params import ArrayParams
@@ -39,6 +39,39 @@ def test_packed_stream_is_the_mappings_stream(m, n, cols):
     w16 = unpack_weights(packed)
     assert np.array_equal(w16.view(np.float16).astype(np.float32),
                           np.where(mask, w, 0).astype(np.float16).astype(np.float32))
+
+
+def test_packing_fills_the_index_at_the_limit():
+    """2048 rows of 20 features per column (jbits 5): the last weight's index is
+    2047 << 5 | 19 = 65523, row 2047 the last the 16-bit field holds; it comes back in place."""
+    w = np.ones((2048, 20), dtype=np.float32)
+    w[-1, -1] = 3.0
+    packed = pack_weights(w, np.ones(w.shape, bool), 1)
+    assert int(packed.payloads[0][-1]) >> 16 == 65523
+    assert np.array_equal(unpack_weights(packed).view(np.float16), w.astype(np.float16))
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: pack_weights(np.ones((3, 4)), np.ones((4, 3), bool), 2),
+     r"Mask of shape \(4, 3\) does not match weights of shape \(3, 4\)"),
+    (lambda: pack_weights(np.ones((3, 4)), np.ones((3, 4), bool), 2,
+                          PackPlan(np.ones((4, 3), bool), 2)),
+     r"Pack plan of shape \(4, 3\) does not match weights of shape \(3, 4\)"),
+    (lambda: pack_weights(np.ones(4), np.ones(4, bool), 2),
+     r"The mask must be a matrix, not of shape \(4,\)"),
+    (lambda: pack_weights(np.ones((5000, 20)), np.ones((5000, 20), bool), 1),
+     r"W has 5000 rows; the 16-bit weight index \(i << 5\) \| j of 20 input features per "
+     r"array column addresses at most 2048"),
+    (lambda: pack_weights(np.ones((2049, 40)), np.ones((2049, 40), bool), 2),
+     r"W has 2049 rows; the 16-bit weight index \(i << 5\) \| j of 20 input features per "
+     r"array column addresses at most 2048"),
+    (lambda: PackPlan(np.ones((70000, 1), bool), 1),
+     r"W has 70000 rows; the 16-bit weight index \(i << 0\) \| j of 1 input features per "
+     r"array column addresses at most 65536"),
+])
+def test_packing_errors(call, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        call()
 
 
 # -- weight store ----------------------------------------------------------------------------
@@ -117,17 +150,71 @@ def test_optimizer_errors(call, message):
 
 
 # -- checkpoints -----------------------------------------------------------------------------
-def test_checkpoint_round_trip_and_rotation(tmp_path):
+#: Metadata of the round-trip checkpoints: every kind of JSON value a trainer stores.
+_META = {"step": 3, "epoch": 2, "batch": 32, "optimizer": "sgd", "lr": 0.05,
+         "history": {"loss": [2.3, 1.1], "accuracy": [0.5, 0.8]}, "prune": None}
+
+
+def _saved_state():
+    """A store whose every array differs from a fresh ``_store()``'s: weights, masks (pruned
+    further), optimizer state (random, zero off the masks)."""
     store = _store()
-    for step in (1, 2, 3):
-        ckpt.save_checkpoint(tmp_path, store, {"step": step, "epoch": step})
-    assert sorted(p.name for p in tmp_path.glob("ckpt-*.npz")) == [
-        "ckpt-00000002.npz", "ckpt-00000003.npz"]
+    store.prune([0.7, 0.6])
+    rng = np.random.default_rng(9)
+    for k, state in enumerate(store.state):
+        state["velocity"][...] = rng.standard_normal(state["velocity"].shape) * store.masks[k]
+    store.weights[1][...] *= 3
+    return store
+
+
+def _restore(tmp_path, store):
+    """Save ``store`` with :data:`_META` (three times, so the pointer names the newest), load
+    it into a fresh store holding other values; returns ``(fresh store, loaded metadata)``."""
+    for step in (1, 2, _META["step"]):
+        ckpt.save_checkpoint(tmp_path, store, dict(_META, step=step))
     other = _store()
     other.weights[0][...] = 7
-    meta = ckpt.load_checkpoint(tmp_path, other)
-    assert meta["step"] == 3
-    assert np.array_equal(other.weights[0], store.weights[0])
+    return other, ckpt.load_checkpoint(tmp_path, other)
+
+
+def _assert_same_state(store, other, meta):
+    """Every array of the saved state (names, dtypes, bits) and every metadata key and value
+    came back."""
+    mine, back = store.arrays(), other.arrays()
+    assert sorted(back) == sorted(mine)
+    for name, a in mine.items():
+        assert back[name].dtype == a.dtype and back[name].tobytes() == a.tobytes(), name
+    for key, value in _META.items():
+        assert key in meta and meta[key] == value, key
+
+
+def test_checkpoint_round_trip_and_rotation(tmp_path):
+    store = _saved_state()
+    other, meta = _restore(tmp_path, store)
+    assert sorted(p.name for p in tmp_path.glob("ckpt-*.npz")) == [
+        "ckpt-00000002.npz", "ckpt-00000003.npz"]
+    assert sorted(store.arrays()) == ["mask0", "mask1", "velocity0", "velocity1", "w0", "w1"]
+    _assert_same_state(store, other, meta)
+
+
+@pytest.mark.parametrize("dropped", ["w0", "w1", "mask0", "mask1", "velocity0",
+                                     "velocity1", *_META])
+def test_round_trip_check_catches_a_lossy_loader(tmp_path, monkeypatch, dropped):
+    """A loader that loses one array (the fresh store keeps its own) or one metadata key
+    fails the round-trip comparison: each of them differs between the saved state and a
+    fresh store, so each is checked."""
+    store = _saved_state()
+    if dropped in _META:
+        load = ckpt.load_checkpoint
+        monkeypatch.setattr(ckpt, "load_checkpoint", lambda *args: {
+            k: v for k, v in load(*args).items() if k != dropped})
+    else:
+        load_arrays = WeightStore.load_arrays
+        monkeypatch.setattr(WeightStore, "load_arrays", lambda self, arrays: load_arrays(
+            self, {**arrays, dropped: self.arrays()[dropped].copy()}))
+    other, meta = _restore(tmp_path, store)
+    with pytest.raises(AssertionError):
+        _assert_same_state(store, other, meta)
 
 
 def test_crash_mid_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):

@@ -276,13 +276,19 @@ def test_reduce_latency():
     assert emitted == [(14, Wavelet(2, 0x3F800000))]
 
 
-def test_model_speed_allows_large_runs():
-    """The cycle model is fast enough for workloads far beyond RTL simulation (a smoke test
-    of about 20,000 cycles)."""
+def test_long_mac_stream_issues_one_fmac_per_cycle():
+    """A dense MAC stream ten times over (1,280 weights of 16 FMACs: 20,480 cycles of issue)
+    runs back to back all the way: it costs its FMACs plus the same fill and drain as a single
+    pass (13 cycles), every FMAC is counted, and the PE is busy every cycle but the last."""
     prob = mac_problem(np.random.default_rng(1), PeModel().params, color=0, length=16,
                        rows=8, cols=16, density=1.0, jbits=4, send_zeros=0.0)
-    cycles, _ = simulate_pe(loaded(prob.program), prob.wavelets * 10)
-    assert cycles > 20_000
+    once, _ = simulate_pe(loaded(prob.program), prob.wavelets)
+    model = loaded(prob.program)
+    cycles, _ = simulate_pe(model, prob.wavelets * 10)
+    fmacs = len(prob.wavelets) * 10 * 16
+    assert model.counters["fmac_issues"] == fmacs == 20_480
+    assert cycles - fmacs == once - len(prob.wavelets) * 16 == 13
+    assert model.counters["busy_cycles"] == cycles - 1
 
 
 def test_small_int_helpers_are_exact():

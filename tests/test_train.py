@@ -7,15 +7,22 @@ import hashlib
 import numpy as np
 import pytest
 
+from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
 from wafer_engine.sw.cli.main import main
 from wafer_engine.sw.training.data import check_data
 from wafer_engine.sw.training.engines import FabricEngine, Float64Engine, TorchEngine
 from wafer_engine.sw.training.trainer import Trainer, prune_schedule, softmax_xent
 from wafer_engine.sw.training.job import TrainOptions, build_trainer, run_training
 
-#: fp16 operands with fp32 accumulation against float64: the per-epoch mean losses of the first
-#: epochs agree within this relative tolerance (measured: 4e-4 after 4 epochs).
-FABRIC_LOSS_RTOL = 0.01
+#: The fabric's per-epoch mean losses against float64 over the first 3 epochs, relative. At equal
+#: weights the fabric's loss is within a derived bound of float64's, below 6e-4 of the loss
+#: (test_fabric_logits_and_loss_within_the_arithmetic_bound: bounds 5.0e-4 and 5.5e-4, measured
+#: differences 2.8e-7 and 8.0e-6). Along a run the weights drift apart as well: each step's
+#: gradients differ by the fabric's rounding (fp16 dY, X and results), SGD carries the
+#: difference into every later step, and the nonlinear updates grow it (measured: 3.7e-6,
+#: 9.1e-5, 4.7e-4 in epochs 1, 2, 3). That growth has no useful closed form; the tolerance is
+#: about twice the per-step bound and twice the largest measured value.
+FABRIC_LOSS_RTOL = 1e-3
 #: PyTorch float32 against float64 (measured: 5e-8).
 TORCH_LOSS_RTOL = 1e-5
 
@@ -42,6 +49,68 @@ def test_loss_curves_agree_with_float64_and_torch():
     pytest.importorskip("torch")
     _, torch_run = _train(TorchEngine(), np.float32, **common)
     assert np.all(np.abs(np.array(torch_run["loss"]) - ref) <= TORCH_LOSS_RTOL * ref)
+
+
+def _fp16(a):
+    return np.asarray(a, dtype=np.float64).astype(np.float16).astype(np.float64)
+
+
+def _logits_bound(weights, acts, cols):
+    """``(z, d)``: float64 logits of the fp32 master ``weights`` (as the Float64Engine computes
+    them) from the samples ``acts[0]``, and ``d`` with ``|z_fabric - z| <= d``, propagated layer by
+    layer from the fabric's activations ``acts``. Per layer, with ``h'`` the fabric's input
+    (the samples, then fp16 results) and ``d`` its bound against the float64 input ``h``:
+    ``|y' - relu(W16 h'16)| <= b`` (reference_bound: the fabric's own arithmetic), and
+    ``|W16 h'16 - W h| <= |W16 - W| |h'16| + |W| (|h'16 - h'| + d)`` (operand rounding, known
+    exactly here, and the error carried in); ReLU is 1-Lipschitz. The sum is the next ``d``."""
+    h = np.asarray(acts[0], dtype=np.float64)
+    d = np.zeros_like(h)
+    last = len(weights) - 1
+    for k, w in enumerate(weights):
+        w, fabric_in = np.asarray(w, dtype=np.float64), np.asarray(acts[k], dtype=np.float64)
+        _, b = reference_bound(w, fabric_in, chain_additions(w.shape[1], cols), k < last)
+        h16 = _fp16(fabric_in)
+        d = b + np.abs(_fp16(w) - w) @ np.abs(h16) + np.abs(w) @ (np.abs(h16 - fabric_in) + d)
+        h = w @ h if k == last else np.maximum(w @ h, 0)
+    return h, d
+
+
+def _loss_bound(z, d, labels):
+    """The softmax cross-entropy (mean over the batch) moves by at most this when the logits
+    ``z`` move by at most ``d``: per sample, Taylor's theorem with the gradient ``g = p - onehot``
+    at ``z`` and the Hessian ``diag(p) - p p^T``, whose quadratic form is at most
+    ``max|v|^2``: ``sum_k |g_k| d_k + max_k d_k^2 / 2``."""
+    _, g = softmax_xent(z, labels)
+    g = g * z.shape[1]
+    return float(np.mean(np.sum(np.abs(g) * d, axis=0) + 0.5 * d.max(axis=0) ** 2))
+
+
+def test_fabric_logits_and_loss_within_the_arithmetic_bound():
+    """At equal weights (initial, and after one epoch), on a batch: the fabric's logits are
+    within the propagated bound of float64's (measured max |error| / bound: 0.54 and 0.52),
+    its loss within the loss bound (measured 6.7e-7 against 1.2e-3, then 1.7e-5 against
+    1.2e-3). One logit off by its sum's median product term fails the bound."""
+    opts = TrainOptions(epochs=1, prune_epochs=0)
+    trainer, data = build_trainer(opts)
+    x_train, y_train = data[0], data[1]
+    x, labels = np.ascontiguousarray(x_train[:32].T), y_train[:32]
+    for trained in (False, True):
+        if trained:
+            run_training(trainer, data, 1, progress=False, log=_quiet)
+        acts = trainer.forward(x)
+        z, d = _logits_bound(trainer.store.weights, acts, opts.array.cols)
+        z_fabric = np.asarray(acts[-1], dtype=np.float64)
+        assert np.all(np.abs(z_fabric - z) <= d), np.max(np.abs(z_fabric - z) / d)
+        loss_gap = abs(softmax_xent(z_fabric, labels)[0] - softmax_xent(z, labels)[0])
+        assert loss_gap <= _loss_bound(z, d, labels)
+        assert _loss_bound(z, d, labels) <= 6e-4 * softmax_xent(z, labels)[0]
+    # The logit with the widest bound, one median-magnitude product term of its sum dropped.
+    w, h = np.asarray(trainer.store.weights[-1], np.float64), np.asarray(acts[-2], np.float64)
+    i, b = np.unravel_index(np.argmax(d), d.shape)
+    terms = w[i] * h[:, b]
+    terms = terms[terms != 0]
+    term = terms[np.argsort(np.abs(terms))[len(terms) // 2]]
+    assert abs(z_fabric[i, b] - term - z[i, b]) > d[i, b], (term, d[i, b])
 
 
 def test_digits_reach_90_percent_with_90_percent_zeros():
@@ -93,7 +162,7 @@ def test_bad_data_and_options():
         check_data(np.ones((2, 64)), np.array([0, 12]), 10, 64)
     with pytest.raises(ValueError, match="Batch size must be a positive integer, not 0"):
         Trainer(None, None, FabricEngine(), batch=0)
-    with pytest.raises(ValueError, match="Backend must be one of golden, verilator, not 'fpga'"):
+    with pytest.raises(ValueError, match="Backend must be one of fast, golden, verilator, not 'fpga'"):
         FabricEngine("fpga")
 
 

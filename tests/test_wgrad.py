@@ -5,8 +5,9 @@ through the training engine)."""
 import numpy as np
 import pytest
 
+from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.model.wavelet import Wavelet
-from wafer_engine.fabric.workloads.common import from_fp16_bits, to_fp16_bits
+from wafer_engine.fabric.workloads.common import to_fp16_bits
 from wafer_engine.fabric.workloads.wgrad import (G_COLOR, OUT_COLOR, collect_gradients, grad_positions,
                                     reduce_partials, wgrad_program)
 from wafer_engine.rtl.ports import Port
@@ -14,10 +15,6 @@ from wafer_engine.sw.backends.run import run_workload
 from wafer_engine.rtl.params import ArrayParams
 
 PE = dict(colors=3, mem_words=1024, acc_words=1024, max_len=512)
-
-
-def _fp16(a):
-    return from_fp16_bits(to_fp16_bits(a)).astype(np.float64)
 
 
 @pytest.mark.parametrize("rows,cols,m,n,batch", [(1, 1, 3, 4, 5), (3, 2, 7, 9, 10),
@@ -31,10 +28,10 @@ def test_wgrad_matches_numpy(rows, cols, m, n, batch):
     work = wgrad_program(mask, dy, x, ArrayParams.build(rows=rows, cols=cols, **PE))
     result = run_workload(work, "golden")
     dw = collect_gradients([result.outputs[o] for o in work.outputs], mask, dy, cols)
-    ref = (_fp16(dy) @ _fp16(x).T) * mask
-    # fp32 sums of B exact products, then R - 1 more additions.
-    bound = (batch + rows) * 2 ** -23 * (np.abs(_fp16(dy)) @ np.abs(_fp16(x)).T) + 2 ** -126
-    assert np.all(np.abs(dw - ref) <= bound)
+    # fp32 sums of each row's batch slice, then R - 1 more additions; the result stays fp32.
+    ref, bound = reference_bound(dy, x.T, chain_additions(batch, rows), fp16_result=False)
+    ref = ref * mask
+    assert np.all(np.abs(dw - ref) <= bound), np.max(np.abs(dw - ref) / bound)
     assert np.all(dw[~mask] == 0) and np.all(dw[1] == 0)
     sent = np.count_nonzero(mask & (np.arange(m) != 1)[:, None])
     assert result.wavelets_in == sent

@@ -77,8 +77,9 @@ def _array(args):
             raise ValueError(f"--board {args.board} needs --backend fpga, not "
                              f"{args.backend!r}")
         if given:
-            raise ValueError(f"--board {args.board} fixes the array ({spec.params!r}); drop "
-                             f"{', '.join(given)}")
+            from wafer_engine.sw.flows.fpga_build import describe
+            raise ValueError(f"--board {args.board} fixes the array: {describe(spec.params)}; "
+                             f"drop {', '.join(given)}")
         args.params = spec.params
     else:
         args.params = array_params(args, ArrayParams())

@@ -126,6 +126,11 @@ class FpgaLink:
         self.send([counter_frame(r * cols + c, k) for r, c in tiles
                    for k in range(len(COUNTERS))])
         got = {(v.tile, v.counter): v.value for v in self.counter_values[start:]}
+        asked = {(r * cols + c, k) for r, c in tiles for k in range(len(COUNTERS))}
+        stray = sorted(set(got) - asked)
+        if stray:
+            raise FpgaLinkError(f"The FPGA answered counter {stray[0][1]} of tile "
+                                f"{stray[0][0]}, which was not asked for")
         if len(got) != len(tiles) * len(COUNTERS):
             raise FpgaLinkError(f"The FPGA answered {len(got)} of {len(tiles) * len(COUNTERS)} "
                                f"counter requests")
@@ -181,6 +186,9 @@ def run_fpga(work, link, window=DEFAULT_WINDOW):
         end = host.sync().cycle
     outputs = {edge: [] for edge in edges}
     for out in host.outputs:
+        if out.port >= len(edges):
+            raise FpgaLinkError(f"The FPGA sent an output on edge port {out.port}; the array "
+                                f"has {len(edges)}")
         outputs[edges[out.port]].append((out.cycle - start, out.wavelet))
     last = max((o.cycle for o in host.outputs), default=None)
     cycles = (last + 1 if last is not None else end) - start

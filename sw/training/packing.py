@@ -21,6 +21,9 @@ from wafer_engine.fabric.workloads.gemm import feature_index_bits
 
 __all__ = ["PackedLayer", "PackPlan", "pack_weights", "unpack_weights"]
 
+#: Width of a wavelet's index field (the high half of its payload).
+_INDEX_BITS = 16
+
 
 @dataclass
 class PackedLayer:
@@ -41,12 +44,25 @@ class PackPlan:
     ``positions``: flat positions in column-major order (``j * M + i``), ascending, so one
     gather serves every column; ``bounds[c]:bounds[c + 1]`` is column ``c``'s share;
     ``index_bits``: ``index << 16`` of each.
+
+    Raises ``ValueError`` if the mask is not a matrix, or if it has more rows than the 16-bit
+    index ``(i << jbits) | j_local`` can address with the widest column's ``jbits``.
     """
 
     def __init__(self, mask, cols):
         mask = np.asarray(mask, dtype=bool)
+        if mask.ndim != 2:
+            raise ValueError(f"The mask must be a matrix, not of shape {mask.shape}")
         m, n = mask.shape
         self.shape, self.cols = (m, n), cols
+        features = len(split(n, cols)[0])
+        jbits = feature_index_bits(features)
+        # The index travels in the wavelet's 16-bit index field; wider ones would lose bits.
+        limit = 1 << (_INDEX_BITS - jbits) if jbits <= _INDEX_BITS else 0
+        if m > limit:
+            raise ValueError(f"W has {m} rows; the 16-bit weight index (i << {jbits}) | j of "
+                             f"{features} input features per array column addresses at most "
+                             f"{limit}")
         flat = np.flatnonzero(mask.reshape(-1, order="F"))
         j, i = np.divmod(flat, m)
         self.positions = flat
@@ -65,9 +81,19 @@ def pack_weights(weights, mask, cols, plan=None):
     """Pack the non-zero fp16 weights of ``weights * mask`` (M x N) for ``cols`` columns.
 
     ``plan``: a :class:`PackPlan` of this mask (made here if not given). Weights that round to
-    an fp16 zero are not sent (zeros cost nothing on the fabric)."""
+    an fp16 zero are not sent (zeros cost nothing on the fabric). Raises ``ValueError``, before
+    packing anything, if the mask's (or plan's) shape is not the weights', or the weights have
+    more rows than the 16-bit index addresses (see :class:`PackPlan`)."""
+    weights = np.asarray(weights)
+    mask_shape = np.shape(mask)
+    if mask_shape != weights.shape:
+        raise ValueError(f"Mask of shape {mask_shape} does not match weights of shape "
+                         f"{weights.shape}")
     plan = plan or PackPlan(mask, cols)
-    values = np.asarray(weights).reshape(-1, order="F")[plan.positions]
+    if plan.shape != weights.shape:
+        raise ValueError(f"Pack plan of shape {plan.shape} does not match weights of shape "
+                         f"{weights.shape}")
+    values = weights.reshape(-1, order="F")[plan.positions]
     # float32 -> float16 rounds to nearest even directly (float64 holds every float32).
     half = values.astype(np.float16).view(np.uint16)
     payload = plan.index_bits | half

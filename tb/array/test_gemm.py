@@ -12,7 +12,8 @@ import cocotb
 import numpy as np
 
 from wafer_engine.fabric.model.array_model import ArrayModel
-from wafer_engine.fabric.workloads.common import from_fp16_bits, to_fp16_bits
+from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
+from wafer_engine.fabric.workloads.common import to_fp16_bits
 from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
 
 from wafer_engine.sw.backends.run import run_golden
@@ -24,20 +25,6 @@ from wafer_engine.rtl.params import ArrayParams
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 ROWS, COLS = PARAMS.get("rows", 2), PARAMS.get("cols", 2)
 SEED = PARAMS.get("seed", 1)
-
-
-def reference(w, x, cols, relu=False):
-    """``Y`` in float64 from the fp16-rounded inputs, and the error bound of the fabric's
-    arithmetic on a ``cols``-column array: fp32 sums (at most ``N + cols`` additions per
-    result, each off by 2^-24 of a partial sum no larger than ``|W| @ |X|``), then one fp16
-    rounding (2^-11 relative, and 2^-25 absolute in the subnormal range)."""
-    w64 = from_fp16_bits(to_fp16_bits(w)).astype(np.float64)
-    x64 = from_fp16_bits(to_fp16_bits(x)).astype(np.float64)
-    ref = w64 @ x64
-    if relu:
-        ref = np.maximum(ref, 0)
-    e32 = (w.shape[1] + cols) * 2.0 ** -24 * (np.abs(w64) @ np.abs(x64))
-    return ref, 2.0 ** -11 * (np.abs(ref) + e32) + e32 + 2.0 ** -25
 
 
 @cocotb.test()
@@ -72,8 +59,8 @@ async def gemm(dut):
         assert macs == nonzero * batch, (macs, nonzero, batch)
 
         y = collect_matrix([tb.model.outputs[o] for o in work.outputs], m, batch)
-        ref, bound = reference(w, x, COLS, relu)
-        assert np.all(np.abs(y - ref) <= bound), np.max(np.abs(y - ref) - bound)
+        ref, bound = reference_bound(w, x, chain_additions(n, COLS), relu)
+        assert np.all(np.abs(y - ref) <= bound), np.max(np.abs(y - ref) / bound)
         if relu:
             assert np.all(y >= 0)
 

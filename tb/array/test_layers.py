@@ -12,14 +12,14 @@ import os
 import cocotb
 import numpy as np
 
+from wafer_engine.rtl.params import ArrayParams
+from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.fast.gemm import gemm_fast
 from wafer_engine.fabric.workloads.gemm import collect_matrix
 from wafer_engine.fabric.workloads.layers import load_program, run_stages, two_layer_program
 
 from wafer_engine.tb.bench.rtl_cycles import record_run
 from wafer_engine.sw.sim.array_tb import ArrayTB, check_counters
-from wafer_engine.tb.array.test_gemm import reference
-from wafer_engine.rtl.params import ArrayParams
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 ROWS, COLS = PARAMS.get("rows", 2), PARAMS.get("cols", 2)
@@ -88,10 +88,11 @@ async def two_layers(dut):
         y1, _ = gemm_fast(w1, x, ArrayParams.build(rows=ROWS, cols=COLS, **pe), relu=True)
         want, _ = gemm_fast(w2, y1, ArrayParams.build(rows=ROWS, cols=COLS - 1, **pe), relu=relu2)
         assert np.array_equal(y2.view(np.uint32), want.view(np.uint32))
-        ref1, bound1 = reference(w1, x, COLS, relu=True)
-        assert np.all(np.abs(y1 - ref1) <= bound1)
-        ref2, bound2 = reference(w2, y1, COLS - 1, relu2)
-        assert np.all(np.abs(y2 - ref2) <= bound2), np.max(np.abs(y2 - ref2) - bound2)
+        ref1, bound1 = reference_bound(w1, x, chain_additions(x.shape[0], COLS), relu=True)
+        assert np.all(np.abs(y1 - ref1) <= bound1), np.max(np.abs(y1 - ref1) / bound1)
+        # Layer 2 multiplies the fp16 Y1 the fabric stored, on COLS - 1 columns.
+        ref2, bound2 = reference_bound(w2, y1, chain_additions(w1.shape[0], COLS - 1), relu2)
+        assert np.all(np.abs(y2 - ref2) <= bound2), np.max(np.abs(y2 - ref2) / bound2)
 
 
 @cocotb.test()
