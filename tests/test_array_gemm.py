@@ -6,7 +6,7 @@ import pytest
 
 from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.fabric.model.array_model import ArrayModel
-from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
+from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.fabric.workloads.common import from_fp16_bits, to_fp16_bits
 from wafer_engine.fabric.workloads.gemm import (DRAIN_COLOR, PARTIAL_COLORS, W_COLOR, collect_matrix,

@@ -8,7 +8,7 @@ import pytest
 
 from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.fabric.model.array_model import ArrayModel
-from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
+from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.fast.gemm import gemm_fast
 from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
 from wafer_engine.fabric.workloads.layers import SCATTER_COLOR, load_program, run_stages, two_layer_program

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
+from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.rtl.ports import Port
 from wafer_engine.sw.backends.run import RunResult

@@ -1,4 +1,4 @@
-"""The arithmetic's error bound against float64 (fabric/model/error_bound.py): the mappings'
+"""The arithmetic's error bound against float64 (fabric/workloads/error_bound.py): the mappings'
 summation lengths, a sum that reaches the bound (so it is no looser than the arithmetic), every
 workload's real results inside it, and the same results with one product term dropped outside
 it (so the comparisons that use it can fail)."""
@@ -6,7 +6,7 @@ it (so the comparisons that use it can fail)."""
 import numpy as np
 import pytest
 
-from wafer_engine.fabric.model.error_bound import U32, chain_additions, reference_bound
+from wafer_engine.fabric.workloads.error_bound import U32, chain_additions, reference_bound
 from wafer_engine.fabric.fast.gemv import gemv_fast
 from wafer_engine.fabric.fast.gemm import gemm_fast, wgrad_fast
 from wafer_engine.fabric.workloads import collect_vector, gemv_program

@@ -6,7 +6,7 @@ RTL in tests/test_array_sim.py)."""
 import numpy as np
 import pytest
 
-from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
+from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.fast.gemv import gemv_cycles, gemv_fast
 from wafer_engine.fabric.fast.gemm import gemm_fast
 from wafer_engine.fabric.workloads import collect_vector, gemv_program
@@ -72,7 +72,7 @@ def test_gemv_fast_special_values():
 
 def test_gemv_fast_against_numpy():
     """A larger case the exact model would take long on: within the arithmetic's bound of
-    float64 (fabric/model/error_bound.py; measured max |error| / bound: 0.89, the fp16
+    float64 (fabric/workloads/error_bound.py; measured max |error| / bound: 0.89, the fp16
     rounding of the results dominating)."""
     rng = np.random.default_rng(3)
     a, x = rng.standard_normal((96, 200)), rng.standard_normal(200)

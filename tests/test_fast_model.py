@@ -4,7 +4,7 @@ and the weight gradient, cycle estimates within 5 %."""
 import numpy as np
 import pytest
 
-from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
+from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.fast.gemm import FabricStats, column_issue_cycles, gemm_fast, wgrad_fast
 from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
 from wafer_engine.fabric.workloads.wgrad import collect_gradients, wgrad_program
@@ -67,7 +67,7 @@ def test_wgrad_fast_matches_exact_model(rows, cols, m, n, batch, density, relu):
 
 def test_fast_model_values_follow_fp16_inputs():
     """GEMM and weight gradient within the arithmetic's bound of float64
-    (fabric/model/error_bound.py)."""
+    (fabric/workloads/error_bound.py)."""
     rng = np.random.default_rng(5)
     w = rng.standard_normal((20, 30)) * (rng.random((20, 30)) < 0.3)
     x = rng.standard_normal((30, 8))

@@ -18,7 +18,7 @@ from wafer_engine.fabric.workloads import gemm_program, gemv_program
 from wafer_engine.rtl.board.link_top import LinkTop
 from wafer_engine.rtl.host_link import array_edges
 from wafer_engine.rtl.pe import COUNTERS
-from wafer_engine.sw.hostlink.fpga_backend import FpgaLink
+from wafer_engine.sw.hostlink.client import FpgaLink
 from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
 from wafer_engine.rtl.params import ArrayParams
 

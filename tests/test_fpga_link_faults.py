@@ -13,7 +13,8 @@ from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.fabric.workloads import gemv_program
 from wafer_engine.rtl.host_link import FrameType, array_edges
 from wafer_engine.rtl.pe import COUNTERS
-from wafer_engine.sw.hostlink.fpga_backend import FpgaLink, FpgaLinkError, run_fpga
+from wafer_engine.sw.backends.fpga import run_fpga
+from wafer_engine.sw.hostlink.client import FpgaLink, FpgaLinkError
 from wafer_engine.rtl.params import ArrayParams
 
 PE = dict(colors=3, mem_words=256, acc_words=256, max_len=64)

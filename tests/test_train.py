@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
+from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.sw.cli.main import main
 from wafer_engine.sw.training.data import check_data
 from wafer_engine.sw.training.engines import FabricEngine, Float64Engine, TorchEngine

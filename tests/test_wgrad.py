@@ -5,7 +5,7 @@ through the training engine)."""
 import numpy as np
 import pytest
 
-from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
+from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.fabric.workloads.common import to_fp16_bits
 from wafer_engine.fabric.workloads.wgrad import (G_COLOR, OUT_COLOR, collect_gradients, grad_positions,

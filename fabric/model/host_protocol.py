@@ -4,7 +4,7 @@ model of what :class:`wafer_engine.rtl.host_link.HostLink` does with the bytes i
 from typing import NamedTuple
 
 from wafer_engine.rtl.checks import check_int
-from wafer_engine.rtl.host_link import MAX_EDGES, PAYLOAD_BYTES, FrameType
+from wafer_engine.rtl.host_link import MAX_EDGES, PAYLOAD_BYTES, FrameType, array_edges
 from wafer_engine.rtl.pe import COUNTERS
 
 from wafer_engine.fabric.model.wavelet import Wavelet
@@ -12,7 +12,7 @@ from wafer_engine.fabric.model.wavelet import Wavelet
 __all__ = ["config_frame", "wavelet_frame", "counter_frame", "FLUSH", "SYNC", "RESET",
            "output_frame", "reply_frame", "counter_value_frame", "Output", "Reply",
            "CounterValue", "FROM_ARRAY", "ReplyDecoder", "HostLinkModel", "STATUS_FLAGS",
-           "status_text"]
+           "status_text", "FrameType", "PAYLOAD_BYTES", "array_edges"]
 
 FLUSH = bytes([FrameType.FLUSH.value])
 SYNC = bytes([FrameType.SYNC.value])

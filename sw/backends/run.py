@@ -7,54 +7,15 @@ difference, so a result it returns is bit-identical to the golden one by constru
 """
 
 import pickle
-from dataclasses import dataclass, field, fields
 
 from wafer_engine.fabric.model.array_model import ArrayModel
 from wafer_engine.fabric.model.config_model import run_chain
 
+from wafer_engine.sw.backends.result import RunResult
+
 __all__ = ["BACKENDS", "RunResult", "run_workload"]
 
 BACKENDS = ("golden", "verilator", "fpga")
-
-
-@dataclass
-class RunResult:
-    """What a run produced.
-
-    ``outputs``: ``{(edge, position): [(cycle, Wavelet)]}`` leaving the array; ``cycles``:
-    fabric cycles from the first wavelet entering the array to the last one leaving it, or to
-    the end of the run if nothing left (phases back to back, each starting when the previous
-    went quiet); 0 if nothing entered;
-    ``counters``: ``{tile: {counter: value}}`` of the PEs; ``config_cycles``: cycles to load
-    the program through the configuration chain, from the first word offered to the last
-    tile's last write; ``wavelets_in``: wavelets that entered the array at its edges (the
-    workload's input size).
-
-    Every figure is the backend's own measurement (the golden backend's are the model's,
-    that backend being the model) except those named in ``predicted``: field names whose
-    values the backend could not measure and took from the model's prediction.
-    """
-    outputs: dict
-    cycles: int
-    counters: dict
-    config_cycles: int
-    wavelets_in: int
-    predicted: frozenset = field(default=frozenset())
-
-    def __post_init__(self):
-        names = {f.name for f in fields(self)} - {"predicted"}
-        if isinstance(self.predicted, str):
-            raise ValueError(f"Predicted figures must be a set of field names, not "
-                             f"{self.predicted!r}")
-        self.predicted = frozenset(self.predicted)
-        for name in sorted(self.predicted):
-            if name not in names:
-                raise ValueError(f"Predicted figures must be among {', '.join(sorted(names))}, "
-                                 f"not {name!r}")
-
-    def total(self, counter):
-        """A PE counter summed over the array."""
-        return sum(c[counter] for c in self.counters.values())
 
 
 def _span(first_in, last_out, end):
@@ -103,7 +64,7 @@ def run_verilator(work, build_dir=None):
 def run_workload(work, backend="golden", link=None):
     """Run ``work`` on ``backend``: ``"golden"``, ``"verilator"``, or ``"fpga"`` (a board
     behind ``link``, a byte transport with ``write``/``read`` such as a serial port; see
-    :mod:`wafer_engine.sw.hostlink.fpga_backend`)."""
+    :mod:`wafer_engine.sw.backends.fpga`)."""
     if backend == "golden":
         return run_golden(work)
     if backend == "verilator":
@@ -112,6 +73,6 @@ def run_workload(work, backend="golden", link=None):
         if link is None:
             raise ValueError("The fpga backend needs a link to the board (a byte transport "
                              "with write(data) and read(n), e.g. a serial port), not None")
-        from wafer_engine.sw.hostlink.fpga_backend import run_fpga
+        from wafer_engine.sw.backends.fpga import run_fpga
         return run_fpga(work, link)
     raise ValueError(f"Backend must be one of {', '.join(BACKENDS)}, not {backend!r}")

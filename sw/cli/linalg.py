@@ -95,7 +95,7 @@ def _run(args, work):
     if args.port is None:
         raise ValueError("The fpga backend needs --port, the board's serial port "
                          "(e.g. /dev/ttyUSB0)")
-    from wafer_engine.sw.hostlink.fpga_backend import open_serial
+    from wafer_engine.sw.hostlink.client import open_serial
     with open_serial(args.port, args.baud) as link:
         return run_workload(work, "fpga", link)
 

@@ -9,7 +9,7 @@ from wafer_engine.rtl.params import ArrayParams, PeParams
 from wafer_engine.sw.cli.array_flags import add_array_flags, array_params, flag, given_array_flags
 from wafer_engine.sw.flows.verilog import TOPS, write_verilog
 
-from wafer_engine.sw.hostlink.fpga_backend import FpgaLinkError
+from wafer_engine.sw.hostlink.client import FpgaLinkError
 
 __all__ = ["main", "build_parser"]
 

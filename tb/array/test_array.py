@@ -10,7 +10,7 @@ import os
 import cocotb
 import numpy as np
 
-from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
+from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.workloads import collect_vector, gemv_program
 
 from wafer_engine.sw.backends.run import run_golden

@@ -12,7 +12,7 @@ import cocotb
 import numpy as np
 
 from wafer_engine.fabric.model.array_model import ArrayModel
-from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
+from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.workloads.common import to_fp16_bits
 from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
 

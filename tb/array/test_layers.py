@@ -13,7 +13,7 @@ import cocotb
 import numpy as np
 
 from wafer_engine.rtl.params import ArrayParams
-from wafer_engine.fabric.model.error_bound import chain_additions, reference_bound
+from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.fast.gemm import gemm_fast
 from wafer_engine.fabric.workloads.gemm import collect_matrix
 from wafer_engine.fabric.workloads.layers import load_program, run_stages, two_layer_program

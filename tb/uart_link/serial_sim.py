@@ -1,6 +1,6 @@
 """A simulated serial port on the board top's ``rx``/``tx`` pins, for the FPGA backend.
 
-:class:`SimSerial` has the transport interface :func:`wafer_engine.sw.hostlink.fpga_backend.run_fpga` expects
+:class:`SimSerial` has the transport interface :func:`wafer_engine.sw.backends.fpga.run_fpga` expects
 (``write(data)``, ``read(n)``), callable from a thread started with ``cocotb.task.bridge``.
 One coroutine drives ``rx`` with the line levels of the written bytes
 (:func:`wafer_engine.fabric.model.uart_model.tx_waveform`) and decodes ``tx`` with

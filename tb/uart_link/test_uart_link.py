@@ -20,7 +20,7 @@ from cocotb.clock import Clock
 from cocotb.task import bridge
 from cocotb.triggers import RisingEdge
 
-from wafer_engine.sw.hostlink import fpga_backend
+from wafer_engine.sw.hostlink import client as link_client
 from wafer_engine.sw.backends.run import run_workload
 from wafer_engine.sw.cli.main import main
 
@@ -93,7 +93,7 @@ async def cli_runs_on_the_board(dut):
     link = await start(dut)
     argv = ["gemv", "--matrix", str(folder / "a.npy"), "--vector", str(folder / "x.npy"),
             *PARAMS["cli_array"], "--json"]
-    fpga_backend.open_serial = lambda port, baud: nullcontext(link)
+    link_client.open_serial = lambda port, baud: nullcontext(link)
     out = io.StringIO()
     with redirect_stdout(out):
         status = await bridge(main)(argv + ["--out", str(folder / "fpga.npy"), "--backend",

@@ -25,7 +25,7 @@ FP16_HALF_SUBNORMAL = 2.0 ** -25
 
 def chain_additions(terms, parts):
     """fp32 additions on the longest path from one product to the result, when ``terms``
-    products are split into ``parts`` contiguous slices (:func:`~.workloads.common.split`; the
+    products are split into ``parts`` contiguous slices (:func:`~.common.split`; the
     first slice is the longest), each slice summed in order from +0, and the slices' sums then
     added one after the other.
 
