@@ -11,7 +11,8 @@ from wafer_engine.fabric.model.array_model import ArrayModel
 from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.fast.gemm import gemm_fast
 from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
-from wafer_engine.fabric.workloads.layers import SCATTER_COLOR, load_program, run_stages, two_layer_program
+from wafer_engine.fabric.workloads.layers import (SCATTER_COLOR, load_program, run_stages,
+                                                  two_layer_program)
 from wafer_engine.rtl.ports import Port
 
 PE = dict(colors=3, mem_words=1024, acc_words=1024, max_len=512)
@@ -42,7 +43,8 @@ def _operands(m1, n1, m2, batch, density, seed):
                          ids=[f"{r}x{c}-d{d}" for r, c, _, _, _, _, d in CASES])
 def test_two_layers(rows, cols, m1, n1, m2, batch, density, relu2):
     w1, x, w2 = _operands(m1, n1, m2, batch, density, seed=rows * 10 + cols)
-    stages = two_layer_program(w1, x, w2, ArrayParams.build(rows=rows, cols=cols, **PE), relu2=relu2)
+    stages = two_layer_program(w1, x, w2, ArrayParams.build(rows=rows, cols=cols, **PE),
+                               relu2=relu2)
     model, cycles, span = run_stages(stages)
     y2 = collect_matrix([model.outputs[o] for o in stages[-1].work.outputs], m2, batch)
     y1, _ = gemm_fast(w1, x, ArrayParams.build(rows=rows, cols=cols, **PE), relu=True)
@@ -101,13 +103,15 @@ def test_one_burst_deadlocks():
     model, _, _ = run_stages(stages)
     y2 = collect_matrix([model.outputs[o] for o in stages[-1].work.outputs], 3, 4)
     y1, _ = gemm_fast(np.abs(w1), np.abs(x), ArrayParams.build(rows=1, cols=4, **PE), relu=True)
-    assert np.array_equal(_bits(y2), _bits(gemm_fast(w2, y1, ArrayParams.build(rows=1, cols=3, **PE))[0]))
+    assert np.array_equal(_bits(y2),
+                          _bits(gemm_fast(w2, y1, ArrayParams.build(rows=1, cols=3, **PE))[0]))
 
 
 def test_scatter_routes_and_filters():
     """The scatter stage's color-0 routes: west along each row from the last column's PE,
     delivered to each PE only for its layer-2 features, index i * L + b."""
-    stages = two_layer_program(np.ones((7, 6)), np.ones((6, 4)), np.ones((3, 7)), ArrayParams.build(rows=2, cols=3, **PE))
+    stages = two_layer_program(np.ones((7, 6)), np.ones((6, 4)), np.ones((3, 7)),
+                               ArrayParams.build(rows=2, cols=3, **PE))
     program = stages[1].work.program
     length = 2
     assert program.route((0, 2), SCATTER_COLOR).rx == {Port.RAMP}
@@ -140,7 +144,8 @@ def test_load_program_keeps_memory_and_matches_a_fresh_model():
     assert [[w for _, w in model.outputs[e]] for e in sorted(model.outputs)] == \
         [[w for _, w in outputs[e]] for e in sorted(outputs)]
     y = collect_matrix([model.outputs[o] for o in work.outputs], 5, 4)
-    assert np.array_equal(_bits(y), _bits(gemm_fast(w, x, ArrayParams.build(rows=2, cols=2, **PE))[0]))
+    assert np.array_equal(_bits(y),
+                          _bits(gemm_fast(w, x, ArrayParams.build(rows=2, cols=2, **PE))[0]))
 
 
 @pytest.mark.parametrize("args,kwargs,message", [
@@ -163,13 +168,15 @@ def test_load_program_keeps_memory_and_matches_a_fresh_model():
 ])
 def test_two_layer_errors(args, kwargs, message):
     with pytest.raises(ValueError) as info:
-        two_layer_program(*args[:3], ArrayParams.build(**{**PE, **dict(zip(("rows", "cols"), args[3:])), **kwargs}))
+        two_layer_program(*args[:3],
+                          ArrayParams.build(**{**PE, **dict(zip(("rows", "cols"), args[3:])), **kwargs}))
     assert message in str(info.value)
 
 
 def test_load_program_rejects_another_array():
     model = ArrayModel(gemm_program(np.ones((3, 4)), np.ones((4, 2)), ArrayParams.build(rows=2, cols=2, **PE)).program)
-    other = gemm_program(np.ones((3, 4)), np.ones((4, 2)), ArrayParams.build(rows=1, cols=2, **PE)).program
+    other = gemm_program(np.ones((3, 4)), np.ones((4, 2)),
+                         ArrayParams.build(rows=1, cols=2, **PE)).program
     with pytest.raises(ValueError) as info:
         load_program(model, other)
     assert "A 1x2 program with 3 colors cannot be loaded into a 2x2 array with 3" in \

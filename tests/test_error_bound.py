@@ -121,7 +121,9 @@ def _gemv_numpy():                              # tests/test_fast_gemv.py
     rng = np.random.default_rng(3)
     a, x = rng.standard_normal((96, 200)), rng.standard_normal(200)
     x[rng.random(200) < 0.5] = 0
-    return gemv_fast(a, x, ArrayParams.build(rows=8, cols=8))[0], a, x, chain_additions(200, 8), False, True
+    return gemv_fast(a,
+                     x,
+                     ArrayParams.build(rows=8, cols=8))[0], a, x, chain_additions(200, 8), False, True
 
 
 def _gemv_array(rows, cols, density_index):     # tb/array/test_array.py's first runs
@@ -140,7 +142,9 @@ def _gemv_cli():                                # tests/test_cli_linalg.py, wafe
     rng = np.random.default_rng(7)
     a = rng.standard_normal((37, 22))
     x = rng.standard_normal(22) * (rng.random(22) < 0.4)
-    return gemv_fast(a, x, ArrayParams.build(rows=3, cols=2, **PE))[0], a, x, chain_additions(22, 2), False, True
+    return gemv_fast(a,
+                     x,
+                     ArrayParams.build(rows=3, cols=2, **PE))[0], a, x, chain_additions(22, 2), False, True
 
 
 def _gemm(rows, cols, m, n, batch, density, relu, seed):
@@ -165,14 +169,17 @@ def _gemm_cli():                                # tests/test_cli_linalg.py, wafe
     rng = np.random.default_rng(3)
     w = rng.standard_normal((9, 21)) * (rng.random((9, 21)) < 0.3)
     x = rng.standard_normal((21, 10))
-    return gemm_fast(w, x, ArrayParams.build(rows=4, cols=4), relu=True)[0], w, x, chain_additions(21, 4), True, True
+    return gemm_fast(w, x, ArrayParams.build(rows=4, cols=4),
+                     relu=True)[0], w, x, chain_additions(21, 4), True, True
 
 
 def _fast_model():                              # tests/test_fast_model.py
     rng = np.random.default_rng(5)
     w = rng.standard_normal((20, 30)) * (rng.random((20, 30)) < 0.3)
     x = rng.standard_normal((30, 8))
-    return gemm_fast(w, x, ArrayParams.build(rows=2, cols=3, **PE))[0], w, x, chain_additions(30, 3), False, True
+    return gemm_fast(w,
+                     x,
+                     ArrayParams.build(rows=2, cols=3, **PE))[0], w, x, chain_additions(30, 3), False, True
 
 
 def _layers(rows, cols, m1, n1, m2, batch, density, layer):   # tests/test_array_layers.py

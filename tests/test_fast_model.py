@@ -92,11 +92,14 @@ def test_fast_model_rejects_what_the_mapping_rejects():
     with pytest.raises(ValueError, match="accumulators per PE"):
         gemm_fast(np.ones((600, 4)), np.ones((4, 4)), ArrayParams.build(rows=1, cols=1, **PE))
     with pytest.raises(ValueError, match="The matrix X holds NaN"):
-        gemm_fast(np.ones((3, 4)), np.full((4, 2), np.nan), ArrayParams.build(rows=1, cols=1, **PE))
+        gemm_fast(np.ones((3, 4)), np.full((4, 2), np.nan),
+                  ArrayParams.build(rows=1, cols=1, **PE))
     with pytest.raises(ValueError, match="Gradient shapes do not match"):
-        wgrad_fast(np.ones((2, 3), bool), np.ones((2, 4)), np.ones((4, 4)), ArrayParams.build(rows=1, cols=1, **PE))
+        wgrad_fast(np.ones((2, 3), bool), np.ones((2, 4)), np.ones((4, 4)),
+                   ArrayParams.build(rows=1, cols=1, **PE))
     with pytest.raises(ValueError, match=r"The X and dY blocks per PE need \(3 \+ 100\) x 4"):
-        wgrad_fast(np.ones((100, 3), bool), np.ones((100, 4)), np.ones((3, 4)), ArrayParams.build(rows=1, cols=1, **dict(PE, mem_words=256)))
+        wgrad_fast(np.ones((100, 3), bool), np.ones((100, 4)), np.ones((3, 4)),
+                   ArrayParams.build(rows=1, cols=1, **dict(PE, mem_words=256)))
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -72,12 +72,14 @@ def test_gemv_and_gemm_over_uart_match_golden():
 
 def test_frame_port_order_is_the_models_edge_order():
     for rows, cols in ((1, 1), (2, 3), (4, 4)):
-        program = gemv_program(np.ones((rows, cols)), np.ones(cols), ArrayParams.build(rows=rows, cols=cols))
+        program = gemv_program(np.ones((rows, cols)), np.ones(cols),
+                               ArrayParams.build(rows=rows, cols=cols))
         assert array_edges(rows, cols) == ArrayModel(program.program).edges
 
 
 def test_host_array_adds_idle_and_counter_port_to_the_top(tmp_path):
-    path = write_host_array_verilog(ArrayParams.build(colors=2, mem_words=16, acc_words=16, rows=2, cols=2), out_dir=tmp_path)
+    path = write_host_array_verilog(ArrayParams.build(colors=2, mem_words=16, acc_words=16, rows=2, cols=2),
+                                    out_dir=tmp_path)
     text = path.read_text()
     assert f"module {HOST_ARRAY_NAME}(clk, rst, idle, counter_tile, counter_id, counter_value, " \
         in text

@@ -70,7 +70,8 @@ class FakeBoard(Scripted):
 
 def _work():
     rng = np.random.default_rng(3)
-    return gemv_program(rng.standard_normal((4, 3)), rng.standard_normal(3), ArrayParams.build(rows=1, cols=1, **PE))
+    return gemv_program(rng.standard_normal((4, 3)), rng.standard_normal(3),
+                        ArrayParams.build(rows=1, cols=1, **PE))
 
 
 def _link(script):

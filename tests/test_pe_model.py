@@ -202,7 +202,8 @@ def test_timing_never_changes_results(seed):
                        jbits=5, special_rate=0.05)
     tasks = dict(prob.program.tasks)
     tasks[2] = Task("REDUCE", len=18, acc=0, out_color=0, sparse_out=True, relu=True)
-    program = PeProgram(tasks, mem={a: [v] for a, v in prob.program.mem.items()}, params=PeParams(out_depth=2))
+    program = PeProgram(tasks, mem={a: [v] for a, v in prob.program.mem.items()},
+                        params=PeParams(out_depth=2))
     stream = prob.wavelets + [Wavelet(2, int(f32_bits(0.25))), Wavelet(2, 3, 1),
                               Wavelet(3, 0, 0)]
     functional = loaded(program)

@@ -105,7 +105,8 @@ def test_verilog_instantiates_the_named_module():
 
 def test_wrapper_of_the_array_covers_its_ports():
     ports = array_ports(ArrayParams.build(rows=1, cols=2, colors=3))
-    header = re.search(r"^module wafer_array\((.*?)\);", array_top_verilog(ArrayParams.build(rows=1, cols=2, colors=3)), re.M)
+    header = re.search(r"^module wafer_array\((.*?)\);",
+                       array_top_verilog(ArrayParams.build(rows=1, cols=2, colors=3)), re.M)
     assert [n for _, n, _ in ports] == header.group(1).split(", ")
     ins = sum(w for d, n, w in ports if d == "input" and n not in ("clk", "rst"))
     wrapper = PinWrapper("wafer_array", ports)

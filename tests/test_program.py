@@ -15,7 +15,8 @@ def column_program(rows=2, **extra):
     """Color 0 enters column 0 from the north and is multicast down it into every PE."""
     tiles = {(r, 0): TileProgram(routes={0: Route(rx={"N"}, tx={"S", "RAMP"})},
                                  tasks={0: Task("AXPY", len=4, rows=2)}) for r in range(rows)}
-    return ArrayProgram(ArrayParams.build(rows=rows, cols=1, **extra), tiles=tiles, inputs={("N", 0): [Wavelet.half(0, 0x3C00, 1)]})
+    return ArrayProgram(ArrayParams.build(rows=rows, cols=1, **extra), tiles=tiles,
+                        inputs={("N", 0): [Wavelet.half(0, 0x3C00, 1)]})
 
 
 def test_a_valid_program_compiles_to_chain_records():
@@ -47,7 +48,8 @@ def test_array_size(rows):
 def test_color_out_of_range():
     with pytest.raises(ValueError, match=r"^Tile \(0, 0\): Route color must be an integer "
                                          r"between 0 and 3, not 4$"):
-        ArrayProgram(ArrayParams.build(rows=1, cols=1), tiles={(0, 0): TileProgram(routes={4: Route(rx={"N"}, tx={"S"})})})
+        ArrayProgram(ArrayParams.build(rows=1, cols=1),
+                     tiles={(0, 0): TileProgram(routes={4: Route(rx={"N"}, tx={"S"})})})
 
 
 def test_tile_outside_array():
@@ -108,4 +110,5 @@ def test_input_on_a_color_the_edge_tile_does_not_receive():
     tiles = {(0, 0): TileProgram(routes={0: Route(rx={"N"}, tx={"S"})})}
     with pytest.raises(ValueError, match=r"^Input at edge N position 0 carries color 3, which "
                                          r"tile \(0, 0\) does not receive from that edge$"):
-        ArrayProgram(ArrayParams.build(rows=1, cols=1), tiles=tiles, inputs={("N", 0): [Wavelet(3, 0)]})
+        ArrayProgram(ArrayParams.build(rows=1, cols=1), tiles=tiles,
+                     inputs={("N", 0): [Wavelet(3, 0)]})

@@ -46,10 +46,12 @@ def test_wgrad_layout_and_streams():
     work = wgrad_program(mask, dy, x, ArrayParams.build(rows=2, cols=2, **PE))
     # Column 0 owns features {0, 1} (jbits 1), column 1 owns {2} (jbits 0); one phase each.
     assert work.phases == [
-        {(Port.N, 0): [Wavelet.half(G_COLOR, 0, 0 << 1 | 0), Wavelet.half(G_COLOR, 0, 1 << 1 | 1)]},
+        {(Port.N,
+          0): [Wavelet.half(G_COLOR, 0, 0 << 1 | 0), Wavelet.half(G_COLOR, 0, 1 << 1 | 1)]},
         {(Port.N, 1): [Wavelet.half(G_COLOR, 0, 0), Wavelet.half(G_COLOR, 0, 1)]}]
     # PE (1, 0): X[{0, 1}, {1}] then dY[:, {1}].
-    assert work.program.pes[(1, 0)].mem == dict(enumerate(to_fp16_bits([6.0, 8.0, 2.0, 4.0]).tolist()))
+    assert work.program.pes[(1,
+                             0)].mem == dict(enumerate(to_fp16_bits([6.0, 8.0, 2.0, 4.0]).tolist()))
     task = work.program.pes[(1, 0)].tasks[G_COLOR]
     assert (task.mem_a, task.mem_b, task.len, task.out_color) == (0, 2, 1, OUT_COLOR)
 

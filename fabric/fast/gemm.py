@@ -25,7 +25,8 @@ from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.fabric.model.fp_model import fp16_mul, fp32_add, fp32_relu, fp32_to_fp16
 from wafer_engine.fabric.workloads.common import split, to_fp16_bits
 from wafer_engine.fabric.workloads.gemm import check_gemm_operands
-from wafer_engine.fabric.workloads.wgrad import check_wgrad_operands, grad_positions, reduce_partials
+from wafer_engine.fabric.workloads.wgrad import (check_wgrad_operands, grad_positions,
+                                                 reduce_partials)
 
 __all__ = ["FabricStats", "gemm_fast", "wgrad_fast", "gemm_cycles", "wgrad_cycles",
            "column_issue_cycles", "chain_reduction_cycles", "PE_LATENCY", "ACC_SPACING"]

@@ -20,7 +20,8 @@ import numpy as np
 
 from wafer_engine.rtl.params import ArrayParams
 
-from wafer_engine.fabric.fast.gemm import ACC_SPACING, PE_LATENCY, FabricStats, chain_reduction_cycles
+from wafer_engine.fabric.fast.gemm import (ACC_SPACING, PE_LATENCY, FabricStats,
+                                           chain_reduction_cycles)
 from wafer_engine.fabric.model.fp_model import fp16_mul, fp32_add, fp32_relu, fp32_to_fp16
 from wafer_engine.fabric.workloads.common import check_finite, split, to_fp16_bits
 

@@ -20,7 +20,8 @@ from wafer_engine.rtl.route import Route
 from wafer_engine.fabric.program.pe_task import Task
 from wafer_engine.fabric.program.program import ArrayProgram, TileProgram
 from wafer_engine.fabric.model.wavelet import Wavelet
-from wafer_engine.fabric.workloads.common import Workload, check_finite, from_fp16_bits, split, to_fp16_bits
+from wafer_engine.fabric.workloads.common import (Workload, check_finite, from_fp16_bits, split,
+                                                  to_fp16_bits)
 
 __all__ = ["gemm_program", "collect_matrix", "check_gemm_shape", "check_gemm_operands",
            "feature_index_bits",

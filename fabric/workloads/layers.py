@@ -46,7 +46,8 @@ from wafer_engine.fabric.program.pe_task import Task
 from wafer_engine.fabric.program.program import ArrayProgram, TileProgram
 from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.fabric.workloads.common import Workload, check_finite, split, to_fp16_bits
-from wafer_engine.fabric.workloads.gemm import DRAIN_COLOR, PARTIAL_COLORS, W_COLOR, feature_index_bits, check_gemm_shape, gemm_program
+from wafer_engine.fabric.workloads.gemm import (DRAIN_COLOR, PARTIAL_COLORS, W_COLOR,
+                                                feature_index_bits, check_gemm_shape, gemm_program)
 
 __all__ = ["Stage", "two_layer_program", "load_program", "run_stages", "SCATTER_COLOR"]
 

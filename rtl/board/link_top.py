@@ -6,7 +6,8 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from wafer_engine.rtl.checks import check_int
-from wafer_engine.rtl.host_link import HostLink, array_edges, check_link_params, default_quiet_cycles
+from wafer_engine.rtl.host_link import (HostLink, array_edges, check_link_params,
+                                        default_quiet_cycles)
 from wafer_engine.rtl.ports import Port
 from wafer_engine.rtl.uart import UartRx, UartTx, check_divisor
 

@@ -2,8 +2,10 @@
 fp16 memory and fp32 accumulators (see docs/pe.md)."""
 
 from wafer_engine.rtl.pe.pe import PIPELINE, Pe
-from wafer_engine.rtl.pe.ports import COUNTERS, CountersSignature, PeConfigSignature, PeekSignature, Target
-from wafer_engine.rtl.pe.task import TASK_WORDS, Command, Op, TaskEntry, entry_from_words, task_words
+from wafer_engine.rtl.pe.ports import (COUNTERS, CountersSignature, PeConfigSignature,
+                                       PeekSignature, Target)
+from wafer_engine.rtl.pe.task import (TASK_WORDS, Command, Op, TaskEntry, entry_from_words,
+                                      task_words)
 
 __all__ = [
     "Pe", "PIPELINE",

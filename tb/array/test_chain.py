@@ -49,7 +49,8 @@ async def chain_time_sees_a_stall(dut):
     middle of the load delays the chain, and the count, by exactly one cycle, so comparing it
     with the back-to-back prediction fails."""
     rng = np.random.default_rng(6)
-    work = gemv_program(rng.standard_normal((ROWS + 1, COLS + 1)), rng.standard_normal(COLS + 1), ArrayParams.build(rows=ROWS, cols=COLS, **PARAMS.get("pe", {})))
+    work = gemv_program(rng.standard_normal((ROWS + 1, COLS + 1)), rng.standard_normal(COLS + 1),
+                        ArrayParams.build(rows=ROWS, cols=COLS, **PARAMS.get("pe", {})))
     tb = ArrayTB(dut, work.program)
     await tb.reset()
     predicted, _ = run_chain(ROWS * COLS, work.program.config_words())

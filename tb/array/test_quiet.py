@@ -33,7 +33,9 @@ def _works():
     held = a.copy()
     held[-1] = 0.0
     pe = PARAMS.get("pe", {})
-    return gemv_program(a, x, ArrayParams.build(rows=1, cols=1, **pe)), gemv_program(held, x, ArrayParams.build(rows=1, cols=1, **pe))
+    return gemv_program(a,
+                        x,
+                        ArrayParams.build(rows=1, cols=1, **pe)), gemv_program(held, x, ArrayParams.build(rows=1, cols=1, **pe))
 
 
 async def _reset(dut):

@@ -28,7 +28,8 @@ SPARSITY = (0.0, 0.5, 0.75, 0.9, 0.95, 0.99)
 def generation(sizes):
     rows = []
     for n in sizes:
-        path, seconds = write_array_verilog(ArrayParams.build(rows=n, cols=n), out_dir=sim_dir("array_gen", f"{n}x{n}"))
+        path, seconds = write_array_verilog(ArrayParams.build(rows=n, cols=n),
+                                            out_dir=sim_dir("array_gen", f"{n}x{n}"))
         rows.append((n, seconds, path.stat().st_size))
     return rows
 
@@ -36,7 +37,8 @@ def generation(sizes):
 def build_times(sizes):
     rows = []
     for n in sizes:
-        path, _ = write_array_verilog(ArrayParams.build(rows=n, cols=n), out_dir=sim_dir("array_build", f"{n}x{n}"))
+        path, _ = write_array_verilog(ArrayParams.build(rows=n, cols=n),
+                                      out_dir=sim_dir("array_build", f"{n}x{n}"))
         folder = sim_dir("array_build", f"{n}x{n}")
         for stale in folder.glob("Vtop*"):
             stale.unlink()
@@ -114,7 +116,8 @@ def markdown(gen, builds, rtl, golden):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m wafer_engine.tb.bench.array", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m wafer_engine.tb.bench.array",
+                                     description=__doc__)
     parser.add_argument("--write", help="Markdown file whose array section is replaced")
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     args = parser.parse_args(argv)

@@ -89,7 +89,8 @@ def markdown(tables, grid, cycles, image):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m wafer_engine.tb.bench.gemm", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m wafer_engine.tb.bench.gemm",
+                                     description=__doc__)
     parser.add_argument("--write", help="Markdown file whose GEMM section is replaced")
     parser.add_argument("--no-rtl", action="store_true", help="golden model only")
     args = parser.parse_args(argv)

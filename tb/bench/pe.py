@@ -208,7 +208,8 @@ def plot(weight, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m wafer_engine.tb.bench.pe", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m wafer_engine.tb.bench.pe",
+                                     description=__doc__)
     parser.add_argument("--scale", type=int, default=1, help="utilisation workload multiplier")
     parser.add_argument("--seed", type=int, default=1, help="seed of the sparsity workloads")
     parser.add_argument("--write", help="Markdown file whose PE section is replaced")

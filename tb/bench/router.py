@@ -52,7 +52,8 @@ def markdown(rows, colors, wavelets):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m wafer_engine.tb.bench.router", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m wafer_engine.tb.bench.router",
+                                     description=__doc__)
     parser.add_argument("--colors", type=int, default=8)
     parser.add_argument("--wavelets", type=int, default=2000)
     parser.add_argument("--write", help="Markdown file whose router section is replaced")

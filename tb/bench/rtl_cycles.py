@@ -164,7 +164,8 @@ def markdown(doc, folder=RECORD_DIR):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m wafer_engine.tb.bench.rtl_cycles", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m wafer_engine.tb.bench.rtl_cycles",
+                                     description=__doc__)
     parser.add_argument("--write", help="Markdown file: read for the benchmark tables, and "
                         "its prediction section replaced")
     args = parser.parse_args(argv)

@@ -64,7 +64,8 @@ def main():
 
 def gemv_demo(size=4, m=64, n=64, sparsity=0.8, seed=2026):
     """Sparse GEMV on the default array, golden and RTL; returns whether they agree."""
-    path, seconds = write_array_verilog(ArrayParams.build(rows=size, cols=size), out_dir=sim_dir("array", "demo"))
+    path, seconds = write_array_verilog(ArrayParams.build(rows=size, cols=size),
+                                        out_dir=sim_dir("array", "demo"))
     print(f"\n{size}x{size} array Verilog (top wafer_array): {path} ({seconds:.1f} s)")
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((m, n))

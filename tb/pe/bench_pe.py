@@ -128,7 +128,8 @@ async def weight_sparsity(dut):
         w = with_zeros(rng, dense, round(s * ROWS * COLS))
         stream = [Wavelet.half(0, int(w[f]), (f // COLS) << jbits | f % COLS)
                   for f in range(ROWS * COLS) if w[f] & 0x7FFF]
-        program = PeProgram({0: task}, mem={0: x.tolist()}, acc={0: [0] * (ROWS * BATCH)}, params=tb.params)
+        program = PeProgram({0: task}, mem={0: x.tolist()}, acc={0: [0] * (ROWS * BATCH)},
+                            params=tb.params)
         r = await measure(tb, program, stream, ROWS * BATCH)
         assert r["fmac_issues"] == len(stream) * BATCH, r
         r.update(sparsity=s, nonzeros=len(stream))
@@ -154,7 +155,8 @@ async def activation_sparsity(dut):
             task = Task("AXPY", len=BATCH, rows=AXPY_ROWS, zero_skip=zero_skip)
             stream = [Wavelet.half(0, int(x[k]), k) for k in range(AXPY_ROWS)
                       if send_zeros or x[k] & 0x7FFF]
-            program = PeProgram({0: task}, mem={0: weights.tolist()}, acc={0: [0] * BATCH}, params=tb.params)
+            program = PeProgram({0: task}, mem={0: weights.tolist()}, acc={0: [0] * BATCH},
+                                params=tb.params)
             r = await measure(tb, program, stream, BATCH)
             issued = nonzeros if zero_skip else len(stream)
             assert r["fmac_issues"] == issued * BATCH, r

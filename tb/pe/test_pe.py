@@ -263,7 +263,9 @@ async def hazards(dut):
         cycles = []
         want = np.zeros(n)
         for count in (8, 24):
-            program = PeProgram({0: Task("AXPY", len=n, mem_a=0, acc=0, rows=rows)}, mem={0: weights.ravel().tolist()}, acc={0: [0] * n}, params=tb.params)
+            program = PeProgram({0: Task("AXPY", len=n, mem_a=0, acc=0, rows=rows)},
+                                mem={0: weights.ravel().tolist()}, acc={0: [0] * n},
+                                params=tb.params)
             idx = rng.integers(0, rows, count)
             x = small_ints(rng, count, 1, 3)
             stream = [Wavelet.half(0, int(v), int(i)) for v, i in zip(x, idx)]
@@ -279,7 +281,8 @@ async def hazards(dut):
         task = Task("MAC", len=n, mem_a=0, acc=0, rows=2, cols=cols, jbits=2)
         cycles = []
         for count in (8, 24):
-            program = PeProgram({0: task}, mem={0: weights.ravel().tolist()}, acc={0: [0] * (2 * n)}, params=tb.params)
+            program = PeProgram({0: task}, mem={0: weights.ravel().tolist()},
+                                acc={0: [0] * (2 * n)}, params=tb.params)
             w = small_ints(rng, count, 1, 3)
             js = rng.integers(0, cols, count)
             stream = [Wavelet.half(0, int(v), 1 << 2 | int(j)) for v, j in zip(w, js)]
@@ -436,7 +439,8 @@ async def _random_problem(tb, problem, acc_used, backpressure):
     if drain_color != color:
         tasks[drain_color] = Task("REDUCE", len=acc_used, acc=0, out_color=color,
                                   sparse_out=True, relu=True, index_base=7)
-    program = PeProgram(tasks, mem={a: [v] for a, v in problem.program.mem.items()}, acc={0: [0] * acc_used}, params=tb.params)
+    program = PeProgram(tasks, mem={a: [v] for a, v in problem.program.mem.items()},
+                        acc={0: [0] * acc_used}, params=tb.params)
     await tb.load(program)
     stream = list(problem.wavelets) + [Wavelet(drain_color, Command.DRAIN.value, 1)]
     return await tb.run(stream, backpressure)
