@@ -23,9 +23,9 @@ $(DEMO_STAMP): pyproject.toml
 	$(PIP) -e '.[sim]'
 	touch $(DEMO_STAMP)
 
-# `make test` adds the test tools, the FPGA tools and the PyTorch reference.
+# `make test` adds the test tools, the FPGA tools, the PyTorch reference and Dask.
 $(STAMP): $(DEMO_STAMP)
-	$(PIP) -e '.[sim,test,fpga,reference]'
+	$(PIP) -e '.[sim,test,fpga,reference,scale]'
 	touch $(STAMP)
 
 demo: $(DEMO_STAMP)
