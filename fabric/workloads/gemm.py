@@ -23,7 +23,8 @@ from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.fabric.workloads.common import (Workload, check_finite, from_fp16_bits, split,
                                                   to_fp16_bits)
 
-__all__ = ["gemm_program", "collect_matrix", "check_gemm_shape", "check_gemm_operands",
+__all__ = ["gemm_program", "collect_matrix", "collect_matrix_fp32", "check_gemm_shape",
+           "check_gemm_operands",
            "feature_index_bits",
            "W_COLOR", "PARTIAL_COLORS", "DRAIN_COLOR"]
 
@@ -109,16 +110,21 @@ def check_gemm_operands(w, x, params):
     return w, x
 
 
-def gemm_program(w, x, params=None, relu=False):
+def gemm_program(w, x, params=None, relu=False, fp32_out=False):
     """``Y = W X`` (optionally ReLU) on the array ``params`` (an
     :class:`~wafer_engine.rtl.params.ArrayParams`, default the default array): X resident, the
     non-zero weights streamed. Raises ``ValueError`` for mismatched or empty shapes, non-finite
     values, and problems that do not fit (see :func:`check_gemm_shape`).
 
     The workload's ``length`` is ``M * B``, the number of entries of Y; decode the east-edge
-    outputs with :func:`collect_matrix`.
+    outputs with :func:`collect_matrix`. With ``fp32_out`` the last column sends every sum
+    unrounded, as dense fp32 data wavelets (the partial sums of a problem whose input features
+    are split over several passes, added on the host); decode them with
+    :func:`collect_matrix_fp32`. ReLU, a function of the whole sum, cannot apply then.
     """
     params = ArrayParams() if params is None else params
+    if relu and fp32_out:
+        raise ValueError("ReLU applies to whole sums; fp32 partial sums leave without it")
     rows, cols = params.rows, params.cols
     w, x = check_gemm_operands(w, x, params)
     (m, n), batch = w.shape, x.shape[1]
@@ -141,7 +147,9 @@ def gemm_program(w, x, params=None, relu=False):
                                    jbits=jbits, rows=m, cols=len(feats_c))}
             # The chain's output stage: dense fp32 partial sums inside the row, sparse fp16
             # (value, i * L + b) with the optional ReLU out of the last column.
-            output = dict(out_color=p_out, sparse_out=last, relu=relu and last, index_base=0)
+            sparse = last and not fp32_out
+            output = dict(out_color=p_out, sparse_out=sparse, relu=relu and sparse,
+                          index_base=0)
             if c == 0:
                 # Only the drain command arrives here; REDUCE's acc footprint is the drained
                 # range, so the program checks it like the MAC's.
@@ -193,4 +201,22 @@ def collect_matrix(outputs, m, batch):
                 raise ValueError(f"Row {r} sent index {wv.index} twice")
             seen[i, batch_r.start + b] = True
             y[i, batch_r.start + b] = from_fp16_bits([wv.value])[0]
+    return y
+
+
+def collect_matrix_fp32(outputs, m, batch):
+    """The fp32 sums (``m`` x ``batch``, as uint32 bit patterns) of a ``fp32_out`` run from
+    the east-edge output streams, one per array row in row order: row ``r`` sends all
+    ``m * L_r`` sums in accumulator order ``i * L_r + b``, dense.
+
+    Raises ``ValueError`` if a row sent another number of sums.
+    """
+    y = np.zeros((m, batch), dtype=np.uint32)
+    for r, (stream, batch_r) in enumerate(zip(outputs, split(batch, len(outputs)))):
+        need = m * len(batch_r)
+        if len(stream) != need:
+            raise ValueError(f"Row {r} sent {len(stream)} partial sums, not {need}")
+        if need:
+            y[:, batch_r.start:batch_r.stop] = np.array(
+                [wv.payload for _, wv in stream], dtype=np.uint32).reshape(m, len(batch_r))
     return y

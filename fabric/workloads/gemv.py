@@ -19,19 +19,23 @@ from wafer_engine.fabric.program.program import ArrayProgram, TileProgram
 from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.fabric.workloads.common import Workload, check_finite, split, to_fp16_bits
 
-__all__ = ["gemv_program", "X_COLOR", "PARTIAL_COLORS"]
+__all__ = ["gemv_program", "collect_vector_fp32", "X_COLOR", "PARTIAL_COLORS"]
 
 #: Colors of the GEMV mapping: x down the columns, partial sums east (two, alternating, so a
 #: tile's incoming and outgoing partial sums never share a color).
 X_COLOR, PARTIAL_COLORS = 0, (1, 2)
 
 
-def gemv_program(a, x, params=None, relu=False):
+def gemv_program(a, x, params=None, relu=False, fp32_out=False):
     """``y = A x`` (optionally ReLU) on the array ``params`` (an
     :class:`~wafer_engine.rtl.params.ArrayParams`, default the default array); A resident,
     non-zero x streamed. Raises ``ValueError`` for mismatched shapes, non-finite values, and blocks that do
-    not fit a PE."""
+    not fit a PE. With ``fp32_out`` the last column sends every sum unrounded as a dense fp32
+    data wavelet (partial sums of input features split over passes; no ReLU then): decode
+    with :func:`collect_vector_fp32`."""
     params = ArrayParams() if params is None else params
+    if relu and fp32_out:
+        raise ValueError("ReLU applies to whole sums; fp32 partial sums leave without it")
     rows, cols = params.rows, params.cols
     a, x = np.asarray(a, dtype=np.float64), np.asarray(x, dtype=np.float64)
     if a.ndim != 2 or x.ndim != 1 or a.shape[1] != x.shape[0]:
@@ -58,7 +62,8 @@ def gemv_program(a, x, params=None, relu=False):
                 # Block in AXPY layout: column j of the block is contiguous, len = rows here.
                 block = a16[np.ix_(list(rows_r), list(cols_c))]
                 mem[0] = block.T.reshape(-1).tolist() if block.size else []
-                output = dict(out_color=p_out, sparse_out=last, relu=relu and last,
+                sparse = last and not fp32_out
+                output = dict(out_color=p_out, sparse_out=sparse, relu=relu and sparse,
                               index_base=rows_r.start)
                 tasks[X_COLOR] = Task("AXPY", len=len(rows_r), rows=max(len(cols_c), 1),
                                       mem_a=0, acc=0, zero_skip=True,
@@ -82,3 +87,15 @@ def gemv_program(a, x, params=None, relu=False):
     program = ArrayProgram(params, tiles, inputs)
     outputs = [(Port.E, r) for r in range(rows)]
     return Workload(program, [stream_phase, drain_phase], outputs, m)
+
+
+def collect_vector_fp32(outputs, m):
+    """The fp32 sums (length ``m``, uint32 bit patterns) of a ``fp32_out`` run from the
+    east-edge output streams, one per array row in row order: row ``r`` sends its ``|I_r|``
+    sums in order, dense. Raises ``ValueError`` if a row sent another number of sums."""
+    y = np.zeros(m, dtype=np.uint32)
+    for r, (stream, rows_r) in enumerate(zip(outputs, split(m, len(outputs)))):
+        if len(stream) != len(rows_r):
+            raise ValueError(f"Row {r} sent {len(stream)} partial sums, not {len(rows_r)}")
+        y[rows_r.start:rows_r.stop] = [wv.payload for _, wv in stream]
+    return y

@@ -7,6 +7,7 @@ from dataclasses import fields
 
 from wafer_engine.rtl.params import ArrayParams, PeParams
 from wafer_engine.sw.cli.array_flags import add_array_flags, array_params, flag, given_array_flags
+from wafer_engine.sw.cli.files import check_output_folder
 from wafer_engine.sw.flows.verilog import TOPS, write_verilog
 
 from wafer_engine.sw.hostlink.client import FpgaLinkError
@@ -23,6 +24,14 @@ _TOP_USES = {
 _VERILOG_TOPS = (*TOPS, "array")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, ``wafer <command>: error: <message>``,
+    with exit status 2 (argparse prints its whole usage first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
 def _verilog(args):
     given = given_array_flags(args)
     top = args.top
@@ -31,6 +40,11 @@ def _verilog(args):
     if top not in _VERILOG_TOPS:
         raise ValueError(f"--top must be one of {', '.join(_VERILOG_TOPS)}, not {top!r}")
     params = array_params(args, ArrayParams())
+    if args.output is None:
+        from wafer_engine.sw.paths import BUILD_DIR
+        args.output = BUILD_DIR / "verilog"
+    else:
+        check_output_folder(args.output, "--output")
     if top == "array":
         from wafer_engine.sw.flows.array_verilog import write_array_verilog
         path, _ = write_array_verilog(params, args.output)
@@ -67,7 +81,8 @@ _LINALG = [
 
 
 #: Commands that live in their own modules; each module has ``add_command(subparsers)``.
-_COMMAND_MODULES = ("wafer_engine.sw.cli.train", "wafer_engine.sw.cli.synth")
+_COMMAND_MODULES = ("wafer_engine.sw.cli.train", "wafer_engine.sw.cli.synth",
+                    "wafer_engine.sw.cli.infer")
 
 
 def _array_options(parser):
@@ -77,7 +92,7 @@ def _array_options(parser):
                              "its serial port (--port)")
     parser.add_argument("--port", help="fpga backend: the board's serial port (e.g. "
                                        "/dev/ttyUSB0, or any pyserial URL)")
-    parser.add_argument("--baud", type=int, default=115200,
+    parser.add_argument("--baud", type=int,
                         help="fpga backend: the board's UART rate (default 115200, what "
                              "'wafer synth --board' builds)")
     parser.add_argument("--board", help="fpga backend: the board whose 'wafer synth --board' "
@@ -87,7 +102,7 @@ def _array_options(parser):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="wafer", description=__doc__)
+    parser = OneLineParser(prog="wafer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     verilog = commands.add_parser("verilog", help="write a component's Verilog and print its path")
@@ -95,7 +110,8 @@ def build_parser():
                                        "(default array when --rows or --cols is given, else "
                                        "router); array writes wafer_array.v (top wafer_array)")
     add_array_flags(verilog, ArrayParams())
-    verilog.add_argument("-o", "--output", default="build/verilog", help="output folder")
+    verilog.add_argument("-o", "--output", help="output folder, made if its parent folder "
+                                                "exists (default $WAFER_BUILD_DIR/verilog)")
     verilog.set_defaults(run=_verilog)
 
     for name, text, operands, result, run in _LINALG:
@@ -112,13 +128,29 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    """Run ``wafer`` with ``argv``; returns the exit status: 0, or 2 after one line
+    ``wafer <command>: error: <message>`` on stderr for bad input (nothing written then)."""
+    try:
+        args, extra = build_parser().parse_known_args(argv)
+    except SystemExit as exc:
+        return exc.code or 0
+    if extra:
+        # The top-level parser would name itself ("wafer: error: ..."); name the command.
+        return _fail(args, f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.run(args)
     except (ValueError, FpgaLinkError) as exc:
-        print(f"wafer {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args, exc)
+    except OSError as exc:
+        # The file system refused a write (disk full, permissions): name the file.
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(args, f"{where}{exc.strerror or exc}")
     return 0
+
+
+def _fail(args, message):
+    print(f"wafer {args.command}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """``wafer synth``: an array through Yosys and nextpnr on an FPGA, or a board's bitstream."""
 
 import json
+import math
 
 from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.cli.array_flags import add_array_flags, array_params
 
-__all__ = ["add_command", "run", "SYNTH_ARRAY"]
+__all__ = ["add_command", "run", "check_args", "SYNTH_ARRAY"]
 
 #: What ``wafer synth --target`` builds unless told otherwise: one tile of the default array
 #: (a 4x4 of the default PE does not fit any supported device).
@@ -46,34 +47,68 @@ def _given(value, default):
     return default if value is None else value
 
 
-def run(args):
-    """Run ``wafer synth`` for parsed ``args``; raises ``ValueError`` for bad input."""
+def _named(flag, value, check):
+    """``check(value)``, its ``ValueError`` prefixed with the flag and the value."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise ValueError(f"{flag} {value}: {exc}") from None
+
+
+def _check_freq(freq):
+    if freq is not None and not (math.isfinite(freq) and freq > 0):
+        raise ValueError(f"--freq {freq}: Timing goal must be a positive number of MHz")
+
+
+def check_args(args):
+    """Validate every flag of ``wafer synth`` before any file is written or tool started;
+    returns ``("board", spec, params)`` or ``("target", target, params)``. Raises
+    ``ValueError`` naming the flag and its value."""
+    from wafer_engine.rtl.checks import check_int
+    from wafer_engine.sw.cli.files import check_output_folder
+
+    _check_freq(args.freq)
+    if args.output is not None:
+        check_output_folder(args.output, "--output")
     if args.board is not None:
         from wafer_engine.sw.flows.board_build import board
 
-        result = _build_board(board(args.board), args)
+        spec = _named("--board", args.board, board)
+        if args.baud is not None:
+            _named("--baud", args.baud, lambda v: check_int(v, 300, 12_000_000, "Baud rate"))
+        if args.seed is not None:
+            _named("--seed", args.seed, lambda v: check_int(v, 1, 2**31 - 1,
+                                                            "Placement seed"))
+        return "board", spec, array_params(args, spec.params)
+    from wafer_engine.sw.flows.fpga_targets import target
+
+    if args.baud is not None:
+        raise ValueError("--baud is for --board builds (a bare array has no UART)")
+    if args.seed is not None:
+        raise ValueError("--seed is for --board builds")
+    tgt = _named("--target", args.target or "ecp5-85k", target)
+    return "target", tgt, array_params(args, SYNTH_ARRAY)
+
+
+def run(args):
+    """Run ``wafer synth`` for parsed ``args``; raises ``ValueError`` for bad input."""
+    kind, what, params = check_args(args)
+    if kind == "board":
+        result = _build_board(what, params, args)
     else:
         from wafer_engine.sw.flows.fpga_build import build_array
-        from wafer_engine.sw.flows.fpga_targets import target
 
-        if args.baud is not None:
-            raise ValueError("--baud is for --board builds (a bare array has no UART)")
-        if args.seed is not None:
-            raise ValueError("--seed is for --board builds")
-
-        tgt = target(args.target or "ecp5-85k")
-        result = build_array(array_params(args, SYNTH_ARRAY), tgt.name, args.output,
-                             freq_mhz=args.freq)
+        result = build_array(params, what.name, args.output, freq_mhz=args.freq)
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:
         _print(result)
 
 
-def _build_board(spec, args):
+def _build_board(spec, params, args):
     from wafer_engine.sw.flows.board_build import BOARD_SEED, build_board
 
-    return build_board(spec.name, params=array_params(args, spec.params),
+    return build_board(spec.name, params=params,
                        baud=_given(args.baud, 115200), seed=_given(args.seed, BOARD_SEED),
                        out_dir=args.output)
 
