@@ -10,8 +10,8 @@ import pytest
 from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.sw.backends.run import run_workload
 from wafer_engine.sw.cli.main import main
-from wafer_engine.sw.inference import host_forward, infer_mlp
-from wafer_engine.sw.trained_model import load_mlp
+from wafer_engine.sw.inference.run import host_forward, infer_mlp
+from wafer_engine.sw.inference.model import load_mlp
 from wafer_engine.sw.training.job import TRAIN_ARRAY, TrainOptions, build_trainer, run_training
 
 SAMPLES = 24

@@ -13,8 +13,8 @@ from wafer_engine.fabric.workloads.error_bound import reference_bound
 from wafer_engine.fabric.workloads.gemm import gemm_program
 from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.backends.run import run_workload
-from wafer_engine.sw.plan import plan_gemm, plan_gemv
-from wafer_engine.sw.passes import run_gemm_passes, run_gemv_passes
+from wafer_engine.sw.passes.plan import plan_gemm, plan_gemv
+from wafer_engine.sw.passes.run import run_gemm_passes, run_gemv_passes
 
 
 def golden(work):

@@ -10,9 +10,9 @@ import numpy as np
 from wafer_engine.sw.cli.array_flags import add_array_flags, array_params
 from wafer_engine.sw.cli.files import check_output, load_operand, save_npy
 from wafer_engine.sw.cli.linalg import backend_runner, check_distinct_files, plan_for
-from wafer_engine.sw.inference import infer_mlp
-from wafer_engine.sw.plan import plan_gemm
-from wafer_engine.sw.trained_model import load_mlp
+from wafer_engine.sw.inference.run import infer_mlp
+from wafer_engine.sw.passes.plan import plan_gemm
+from wafer_engine.sw.inference.model import load_mlp
 from wafer_engine.sw.training.data import DATASETS, load_dataset
 from wafer_engine.sw.training.job import TRAIN_ARRAY
 

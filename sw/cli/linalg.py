@@ -11,8 +11,8 @@ from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.backends.run import run_workload
 from wafer_engine.sw.cli.array_flags import array_params, given_array_flags
 from wafer_engine.sw.cli.files import check_output, load_operand, save_npy
-from wafer_engine.sw.plan import plan_gemm, plan_gemv
-from wafer_engine.sw.passes import run_gemm_passes, run_gemv_passes
+from wafer_engine.sw.passes.plan import plan_gemm, plan_gemv
+from wafer_engine.sw.passes.run import run_gemm_passes, run_gemv_passes
 
 __all__ = ["gemv", "gemm", "report", "pass_report", "check_board_flags", "backend_runner",
            "check_distinct_files", "plan_for"]

@@ -21,7 +21,7 @@ __all__ = ["PassRun", "run_gemm_passes", "run_gemv_passes", "finish_sums"]
 
 @dataclass
 class PassRun:
-    """One pass as it ran: its block (:class:`~wafer_engine.sw.plan.Pass`) and the
+    """One pass as it ran: its block (:class:`~wafer_engine.sw.passes.plan.Pass`) and the
     backend's :class:`~wafer_engine.sw.backends.result.RunResult`."""
     block: object
     result: object
@@ -42,7 +42,7 @@ def _outputs(work, result):
 
 def run_gemm_passes(w, x, plan, run, relu=False):
     """``(Y, [PassRun])`` of ``Y = W X`` (optionally ReLU) by ``plan``
-    (:func:`~wafer_engine.sw.plan.plan_gemm`); ``run(workload)`` runs one pass on a
+    (:func:`~wafer_engine.sw.passes.plan.plan_gemm`); ``run(workload)`` runs one pass on a
     backend and returns its ``RunResult``. Y is float32, M x B."""
     w, x = np.asarray(w, dtype=np.float64), np.asarray(x, dtype=np.float64)
     m, _, batch = plan.shape
@@ -70,7 +70,7 @@ def run_gemm_passes(w, x, plan, run, relu=False):
 
 def run_gemv_passes(a, x, plan, run, relu=False):
     """``(y, [PassRun])`` of ``y = A x`` (optionally ReLU) by ``plan``
-    (:func:`~wafer_engine.sw.plan.plan_gemv`); ``run`` as for
+    (:func:`~wafer_engine.sw.passes.plan.plan_gemv`); ``run`` as for
     :func:`run_gemm_passes`. y is float32, length M."""
     a, x = np.asarray(a, dtype=np.float64), np.asarray(x, dtype=np.float64)
     y = np.zeros(plan.shape[0], dtype=np.float32)

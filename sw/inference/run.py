@@ -7,7 +7,7 @@ activations ``H^T`` are the streamed operand, so only non-zero activations enter
 ``(fp16 h, (sample << jbits) | feature)`` wavelets, each triggering the MACs of the PE's
 output features; ReLU, the fp16 rounding and the dropping of zero results happen in the last
 column. The host cuts the samples (and, when a layer does not fit, its output or input
-features) into passes (:mod:`wafer_engine.sw.passes`); activations come back to the host
+features) into passes (:mod:`wafer_engine.sw.passes.run`); activations come back to the host
 between layers.
 
 The sums run in the order of the weight-streaming forward pass of training (features of a
@@ -22,8 +22,8 @@ import numpy as np
 from wafer_engine.fabric.fast.gemm import gemm_cycles
 from wafer_engine.fabric.workloads.common import from_fp16_bits, split, to_fp16_bits
 
-from wafer_engine.sw.plan import plan_gemm
-from wafer_engine.sw.passes import run_gemm_passes
+from wafer_engine.sw.passes.plan import plan_gemm
+from wafer_engine.sw.passes.run import run_gemm_passes
 
 __all__ = ["InferenceResult", "infer_mlp", "host_forward"]
 

@@ -1,0 +1,1 @@
+"""Weight-stationary inference of a trained MLP on the fabric."""
