@@ -124,3 +124,16 @@ def test_bad_form_and_direction():
         write_array_verilog(PARAMS, "unused", hierarchical="yes")
     with pytest.raises(ValueError, match=r"^Row direction must be 'east' or 'west', not 'up'$"):
         row_verilog(PARAMS, "up")
+
+
+def test_wafer_verilog_writes_the_full_grid(tmp_path, capsys):
+    """`wafer verilog --rows 750 --cols 994` (the WSE-2's grid) chooses the hierarchical form by
+    itself: one file, rows as modules, well under 50 MB."""
+    from wafer_engine.sw.cli.main import main
+    assert main(["verilog", "--rows", "750", "--cols", "994", "-o", str(tmp_path)]) == 0
+    path = tmp_path / "wafer_array.v"
+    assert capsys.readouterr().out.strip() == str(path)
+    text = path.read_text()
+    assert path.stat().st_size < 50e6
+    assert "module wafer_row_east" in text and "module wafer_row_west" in text
+    assert text.count("  wafer_row_") == 750

@@ -118,6 +118,6 @@ def test_every_command_takes_the_same_array_flags():
     from wafer_engine.sw.cli.main import build_parser
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    for name in ("verilog", "gemv", "gemm", "synth", "train"):
+    for name in ("verilog", "gemv", "gemm", "synth", "train", "infer"):
         dests = {a.dest for a in commands[name]._actions}
         assert {f.name for f in ARRAY_FIELDS} <= dests, name
