@@ -10,7 +10,7 @@ import pytest
 from wafer_engine.fabric.workloads.gemm import W_COLOR, gemm_program
 from wafer_engine.rtl.ports import Port
 from wafer_engine.sw.training import checkpoint as ckpt
-from wafer_engine.sw.training.mlp import from_arrays, from_sizes, from_torch, he_init
+from wafer_engine.sw.training.mlp import from_arrays, from_sizes, he_init
 from wafer_engine.sw.training.optim import Adam, Sgd, make_optimizer
 from wafer_engine.sw.training.packing import PackPlan, pack_weights, unpack_weights
 from wafer_engine.sw.training.scheduler import StreamScheduler
@@ -273,18 +273,23 @@ def test_model_descriptions():
         from_sizes([4])
 
 
-def test_model_from_torch():
-    torch = pytest.importorskip("torch")
-    nn = torch.nn
-    model = nn.Sequential(nn.Linear(8, 5, bias=False), nn.ReLU(), nn.Linear(5, 3, bias=False))
-    spec, arrays = from_torch(model)
-    assert spec.shapes == ((5, 8), (3, 5))
-    assert np.array_equal(arrays[1], model[2].weight.detach().numpy())
-    with pytest.raises(ValueError, match="Module 0 .* has a bias"):
-        from_torch(nn.Sequential(nn.Linear(8, 5)))
-    with pytest.raises(ValueError, match="Module 1 must be ReLU, not Sigmoid"):
-        from_torch(nn.Sequential(nn.Linear(8, 5, bias=False), nn.Sigmoid(),
-                                 nn.Linear(5, 3, bias=False)))
+def test_models_with_biases():
+    """A bias is the stored matrix's last column: zero from he_init, in the signature, and
+    dense in the store unless pruned on purpose (tests/test_torch_io.py imports from PyTorch)."""
+    spec = from_sizes([6, 4, 3], bias=True)
+    assert spec.signature == "mlp:4x6+b,3x4+b" and spec.stored_shapes == ((4, 7), (3, 5))
+    init = he_init(spec, np.random.default_rng(0))
+    assert [w.shape for w in init] == [(4, 7), (3, 5)] and not init[0][:, -1].any()
+    spec2, arrays = from_arrays([np.ones((4, 6)), np.ones((3, 4))], [np.arange(4), None])
+    assert spec2.bias == (True, False) and arrays[0][:, -1].tolist() == [0, 1, 2, 3]
+    store = WeightStore(spec2, arrays, 0.5)
+    assert store.masks[0][:, -1].all() and store.zero_fraction() == 0.5
+    with pytest.raises(ValueError, match=r"^Layer 0 bias must have shape \(4,\), not \(3,\)$"):
+        from_arrays([np.ones((4, 6))], [np.ones(3)])
+    with pytest.raises(ValueError, match=r"^Layer 0 bias holds NaN or infinite values$"):
+        from_arrays([np.ones((4, 6))], [np.full(4, np.inf)])
+    with pytest.raises(ValueError, match=r"^Got 1 bias entries for 2 layers$"):
+        type(spec)(((4, 6), (3, 4)), bias=(True,))
 
 
 # -- scheduler -------------------------------------------------------------------------------
@@ -297,3 +302,28 @@ def test_scheduler_prepares_in_order_and_measures():
     assert calls == [1, 2] and sched.streams == 2
     assert 0.0 <= sched.overlap <= 1.0 and sched.pack_seconds > 0
     sched.close()
+
+
+# -- engines ---------------------------------------------------------------------------------
+def test_layers_narrower_than_the_array_are_padded():
+    """3 input features on 4 array columns (the backward pass of a 3-class output layer): the
+    engine pads never-streamed zero features; fast and cycle-exact models agree bit for bit,
+    the gradient keeps the layer's shape, and the product is W X."""
+    from wafer_engine.sw.training.engines import FabricEngine
+    rng = np.random.default_rng(0)
+    params = ArrayParams.build(colors=3, max_len=512, rows=2, cols=4)
+    w = rng.standard_normal((6, 3)).astype(np.float32)
+    mask = rng.random((6, 3)) < 0.7
+    x, dy = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal((6, 4))
+    runs = []
+    for backend in ("fast", "golden"):
+        engine = FabricEngine(backend, params)
+        runs.append((np.asarray(engine.forward(0, engine.prepare(w, mask), mask, x, False)),
+                     np.asarray(engine.weight_grad(0, mask, dy, x))))
+    (y, g), (y_golden, g_golden) = runs
+    assert np.array_equal(y, y_golden) and np.array_equal(g.view(np.uint32),
+                                                          g_golden.view(np.uint32))
+    assert g.shape == (6, 3) and np.all(g[~mask] == 0)
+    from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
+    ref, bound = reference_bound(np.where(mask, w, 0), x, chain_additions(3, 4))
+    assert np.all(np.abs(y - ref) <= bound)

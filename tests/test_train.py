@@ -7,23 +7,24 @@ import hashlib
 import numpy as np
 import pytest
 
-from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.sw.cli.main import main
+from wafer_engine.sw.training.bounds import logits_bound
 from wafer_engine.sw.training.data import check_data
 from wafer_engine.sw.training.engines import FabricEngine, Float64Engine, TorchEngine
 from wafer_engine.sw.training.trainer import Trainer, prune_schedule, softmax_xent
 from wafer_engine.sw.training.job import TrainOptions, build_trainer, run_training
 
 #: The fabric's per-epoch mean losses against float64 over the first 3 epochs, relative. At equal
-#: weights the fabric's loss is within a derived bound of float64's, below 6e-4 of the loss
-#: (test_fabric_logits_and_loss_within_the_arithmetic_bound: bounds 5.0e-4 and 5.5e-4, measured
-#: differences 2.8e-7 and 8.0e-6). Along a run the weights drift apart as well: each step's
+#: weights the fabric's loss is within a derived bound of float64's, below 5e-3 of the loss
+#: (test_fabric_logits_and_loss_within_the_arithmetic_bound: bounds 1.4e-3 and 4.1e-3 of the
+#: loss, measured differences 5.1e-6 and 8.8e-5; the standardised inputs are rounded to fp16 on
+#: entry, which dominates the bound). Along a run the weights drift apart as well: each step's
 #: gradients differ by the fabric's rounding (fp16 dY, X and results), SGD carries the
-#: difference into every later step, and the nonlinear updates grow it (measured: 3.7e-6,
-#: 9.1e-5, 4.7e-4 in epochs 1, 2, 3). That growth has no useful closed form; the tolerance is
-#: about twice the per-step bound and twice the largest measured value.
+#: difference into every later step, and the nonlinear updates grow it (measured: 7.3e-6,
+#: 1.2e-5, 3.8e-4 in epochs 1, 2, 3). That growth has no useful closed form; the tolerance is
+#: about two and a half times the largest measured value.
 FABRIC_LOSS_RTOL = 1e-3
-#: PyTorch float32 against float64 (measured: 5e-8).
+#: PyTorch float32 against float64 (measured: at most 7e-9).
 TORCH_LOSS_RTOL = 1e-5
 
 
@@ -51,30 +52,6 @@ def test_loss_curves_agree_with_float64_and_torch():
     assert np.all(np.abs(np.array(torch_run["loss"]) - ref) <= TORCH_LOSS_RTOL * ref)
 
 
-def _fp16(a):
-    return np.asarray(a, dtype=np.float64).astype(np.float16).astype(np.float64)
-
-
-def _logits_bound(weights, acts, cols):
-    """``(z, d)``: float64 logits of the fp32 master ``weights`` (as the Float64Engine computes
-    them) from the samples ``acts[0]``, and ``d`` with ``|z_fabric - z| <= d``, propagated layer by
-    layer from the fabric's activations ``acts``. Per layer, with ``h'`` the fabric's input
-    (the samples, then fp16 results) and ``d`` its bound against the float64 input ``h``:
-    ``|y' - relu(W16 h'16)| <= b`` (reference_bound: the fabric's own arithmetic), and
-    ``|W16 h'16 - W h| <= |W16 - W| |h'16| + |W| (|h'16 - h'| + d)`` (operand rounding, known
-    exactly here, and the error carried in); ReLU is 1-Lipschitz. The sum is the next ``d``."""
-    h = np.asarray(acts[0], dtype=np.float64)
-    d = np.zeros_like(h)
-    last = len(weights) - 1
-    for k, w in enumerate(weights):
-        w, fabric_in = np.asarray(w, dtype=np.float64), np.asarray(acts[k], dtype=np.float64)
-        _, b = reference_bound(w, fabric_in, chain_additions(w.shape[1], cols), k < last)
-        h16 = _fp16(fabric_in)
-        d = b + np.abs(_fp16(w) - w) @ np.abs(h16) + np.abs(w) @ (np.abs(h16 - fabric_in) + d)
-        h = w @ h if k == last else np.maximum(w @ h, 0)
-    return h, d
-
-
 def _loss_bound(z, d, labels):
     """The softmax cross-entropy (mean over the batch) moves by at most this when the logits
     ``z`` move by at most ``d``: per sample, Taylor's theorem with the gradient ``g = p - onehot``
@@ -87,9 +64,9 @@ def _loss_bound(z, d, labels):
 
 def test_fabric_logits_and_loss_within_the_arithmetic_bound():
     """At equal weights (initial, and after one epoch), on a batch: the fabric's logits are
-    within the propagated bound of float64's (measured max |error| / bound: 0.54 and 0.52),
-    its loss within the loss bound (measured 6.7e-7 against 1.2e-3, then 1.7e-5 against
-    1.2e-3). One logit off by its sum's median product term fails the bound."""
+    within the propagated bound of float64's (measured max |error| / bound: 0.46 and 0.50),
+    its loss within the loss bound (measured 1.3e-5 against 3.5e-3, then 9.4e-5 against
+    4.4e-3). One logit off by its sum's median product term fails the bound."""
     opts = TrainOptions(epochs=1, prune_epochs=0)
     trainer, data = build_trainer(opts)
     x_train, y_train = data[0], data[1]
@@ -98,12 +75,12 @@ def test_fabric_logits_and_loss_within_the_arithmetic_bound():
         if trained:
             run_training(trainer, data, 1, progress=False, log=_quiet)
         acts = trainer.forward(x)
-        z, d = _logits_bound(trainer.store.weights, acts, opts.array.cols)
+        z, d = logits_bound(trainer.store.weights, acts, opts.array.cols)
         z_fabric = np.asarray(acts[-1], dtype=np.float64)
         assert np.all(np.abs(z_fabric - z) <= d), np.max(np.abs(z_fabric - z) / d)
         loss_gap = abs(softmax_xent(z_fabric, labels)[0] - softmax_xent(z, labels)[0])
         assert loss_gap <= _loss_bound(z, d, labels)
-        assert _loss_bound(z, d, labels) <= 6e-4 * softmax_xent(z, labels)[0]
+        assert _loss_bound(z, d, labels) <= 5e-3 * softmax_xent(z, labels)[0]
     # The logit with the widest bound, one median-magnitude product term of its sum dropped.
     w, h = np.asarray(trainer.store.weights[-1], np.float64), np.asarray(acts[-2], np.float64)
     i, b = np.unravel_index(np.argmax(d), d.shape)

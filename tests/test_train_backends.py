@@ -1,10 +1,12 @@
 """One full training step (forward, loss, weight gradients, backward data, update) on the RTL
-array through cocotb and on the golden model: bit-identical losses, gradients and weights."""
+array through cocotb and on the golden model: bit-identical losses, gradients and weights, for
+a model with a bias (a weight column against a row of ones) on its first layer, none on its
+second, and dropout on the second layer's input."""
 
 import numpy as np
 
 from wafer_engine.sw.training.engines import FabricEngine
-from wafer_engine.sw.training.mlp import from_sizes, he_init
+from wafer_engine.sw.training.mlp import from_arrays, from_sizes, he_init
 from wafer_engine.sw.training.optim import Sgd
 from wafer_engine.sw.training.trainer import Trainer
 from wafer_engine.sw.training.weight_store import WeightStore
@@ -16,8 +18,11 @@ PE = dict(colors=3, mem_words=256, acc_words=64, max_len=64)
 
 
 def _trainer(backend):
-    spec = from_sizes([8, 6, 4])
-    store = WeightStore(spec, he_init(spec, np.random.default_rng(3)), 0.5, Sgd.state_names)
+    rng = np.random.default_rng(3)
+    w0, w1 = he_init(from_sizes([8, 6, 4]), rng)
+    spec, weights = from_arrays([w0, w1], [rng.standard_normal(6) * 0.5, None],
+                                dropout=[0.0, 0.25])
+    store = WeightStore(spec, weights, 0.5, Sgd.state_names)
     return Trainer(store, Sgd(lr=0.5), FabricEngine(backend, ArrayParams.build(rows=2, cols=2, **PE)), batch=5)
 
 
@@ -32,6 +37,8 @@ def test_training_step_is_bit_identical_on_rtl_and_golden():
     for g, r in zip(grads_g, grads_r):
         assert np.array_equal(np.asarray(g).view(np.uint32), np.asarray(r).view(np.uint32))
     assert any(np.count_nonzero(g) for g in grads_g)        # the step has something to check
+    assert np.count_nonzero(grads_g[0][:, -1])              # the bias column's gradient
+    assert golden.dropout_masks(5)[1] is not None
     for t in (golden, rtl):
         t.step(x, labels)
     for a, b in zip(golden.store.weights, rtl.store.weights):

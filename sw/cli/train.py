@@ -1,13 +1,18 @@
-"""``wafer train``: train a sparse MLP on the digits dataset by weight streaming."""
+"""``wafer train``: train a sparse MLP by weight streaming, on a bundled data set or your own
+(``--data``), with a quick model (``--hidden``) or your own PyTorch ``nn.Sequential``
+(``--model``), and export the result to PyTorch (``--export``)."""
 
 import json
 import sys
+from pathlib import Path
 
 from wafer_engine.sw.training.data import DATASETS
 from wafer_engine.sw.training.engines import ENGINE_BACKENDS
 from wafer_engine.sw.training.optim import OPTIMIZERS
+from wafer_engine.sw.training.torch_io import require_torch
 from wafer_engine.sw.cli.array_flags import add_array_flags, array_params
-from wafer_engine.sw.training.job import TRAIN_ARRAY, TrainOptions, build_trainer, run_training
+from wafer_engine.sw.training.job import (TRAIN_ARRAY, TrainOptions, build_trainer,
+                                          export_model, run_training)
 
 __all__ = ["add_command"]
 
@@ -20,17 +25,41 @@ def _hidden(text):
     return sizes
 
 
-def _run(args):
-    opts = TrainOptions(dataset=args.dataset, hidden=_hidden(args.hidden),
+def _options(args):
+    """:class:`TrainOptions` of the parsed ``args``; ``ValueError`` for flags that exclude
+    each other."""
+    if args.data is not None and args.dataset is not None:
+        raise ValueError("Give --data or --dataset, not both")
+    if args.model is not None:
+        for name, value in (("--hidden", args.hidden), ("--bias", args.bias or None)):
+            if value is not None:
+                raise ValueError(f"--model brings its own layers: drop {name}")
+    if args.export is not None:
+        require_torch("--export")
+        folder = Path(args.export).resolve().parent
+        if not folder.is_dir():
+            raise ValueError(f"--export {args.export}: folder {folder} does not exist")
+    return TrainOptions(dataset=args.dataset or "digits", data=args.data, test=args.test,
+                        model=args.model, hidden=_hidden(args.hidden or "64"),
+                        bias=args.bias, prune_bias=args.prune_bias,
                         sparsity=args.sparsity, epochs=args.epochs, optimizer=args.optimizer,
                         lr=args.lr, batch=args.batch, prune_epochs=args.prune_epochs,
                         array=array_params(args, TRAIN_ARRAY), backend=args.backend,
                         seed=args.seed,
                         checkpoint=args.checkpoint, store_dir=args.store_dir)
+
+
+def _run(args):
+    opts = _options(args)
     trainer, data = build_trainer(opts)
     log = (lambda text: print(text, file=sys.stderr)) if args.json else print
     result = run_training(trainer, data, opts.epochs, checkpoint=opts.checkpoint,
                           progress=not args.no_progress, log=log)
+    if args.export is not None:
+        model, stats = export_model(trainer, args.export)
+        result["export"] = {"state_dict": str(model), "input_stats": str(stats)}
+        log(f"exported the weights to {model} (load with torch.load(path, "
+            f"weights_only=True) and load_state_dict), the input statistics to {stats}")
     if args.json:
         print(json.dumps(result))
         return
@@ -45,10 +74,21 @@ def _run(args):
 def add_command(commands):
     cmd = commands.add_parser("train", help="train a sparse MLP by weight streaming",
                               description=__doc__)
-    cmd.add_argument("--dataset", default="digits", choices=DATASETS,
-                     help="scikit-learn's bundled 8x8 digits (default)")
-    cmd.add_argument("--hidden", default="64",
-                     help="hidden layer sizes, comma-separated (default 64)")
+    cmd.add_argument("--dataset", choices=DATASETS,
+                     help="one of scikit-learn's bundled data sets (default digits)")
+    cmd.add_argument("--data", metavar="TRAIN.npz",
+                     help="your training data: arrays X (samples x features) and y (integer "
+                          "labels 0..K-1); without --test, 20 %% of it is held out")
+    cmd.add_argument("--test", metavar="TEST.npz", help="your test data, as --data")
+    cmd.add_argument("--model", metavar="FILE.py:NAME",
+                     help="train the nn.Sequential named NAME that FILE.py defines (Linear, "
+                          "ReLU, Dropout, Identity, Flatten); needs PyTorch")
+    cmd.add_argument("--hidden",
+                     help="quick model: hidden layer sizes, comma-separated (default 64)")
+    cmd.add_argument("--bias", action="store_true",
+                     help="quick model: every layer has a bias")
+    cmd.add_argument("--prune-bias", action="store_true",
+                     help="prune biases to the sparsity too (default: they stay dense)")
     cmd.add_argument("--sparsity", type=float, default=0.9,
                      help="fraction of zero weights per layer, in [0, 1) (default 0.9)")
     cmd.add_argument("--prune-epochs", type=int, default=5,
@@ -69,6 +109,9 @@ def add_command(commands):
                                           "save one after every epoch")
     cmd.add_argument("--store-dir", help="keep weights, masks and optimizer state in "
                                          "memory-mapped .npy files here (layers larger than RAM)")
+    cmd.add_argument("--export", metavar="MODEL.pt",
+                     help="write the trained weights as a PyTorch state_dict (and the input "
+                          "statistics as MODEL.stats.npz); needs PyTorch")
     cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
     cmd.add_argument("--json", action="store_true", help="print one JSON object")
     cmd.set_defaults(run=_run)

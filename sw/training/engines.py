@@ -67,9 +67,29 @@ class FabricEngine:
         self.stats = defaultdict(lambda: FabricStats(0, 0, 0, 0, 0))
         self.dense_cycles = defaultdict(int)
 
+    def _pad(self, weights, mask):
+        """``weights`` and ``mask`` with masked-off zero columns up to the array's column
+        count: the mappings give every array column at least one input feature, and a layer
+        with fewer inputs (the backward pass of a 3-class output layer on 4 columns) gets
+        features whose weights are never streamed."""
+        pad = self.cols - mask.shape[1]
+        if pad <= 0:
+            return weights, mask
+        m = mask.shape[0]
+        return (np.concatenate([weights, np.zeros((m, pad), np.asarray(weights).dtype)], axis=1),
+                np.concatenate([mask, np.zeros((m, pad), bool)], axis=1))
+
+    def _pad_rows(self, x, n):
+        """``x`` with zero rows up to ``n`` (inputs of the padded features)."""
+        x = np.asarray(x)
+        if x.shape[0] >= n:
+            return x
+        return np.concatenate([x, np.zeros((n - x.shape[0], x.shape[1]), x.dtype)])
+
     def prepare(self, weights, mask, version=None):
         """The layer's weight stream (non-zero fp16 weights as wavelet payloads). A
         ``version`` seen before reuses that mask's :class:`~wafer_engine.sw.training.packing.PackPlan`."""
+        weights, mask = self._pad(weights, mask)
         if version is None:
             return pack_weights(weights, mask, self.cols)
         plan = self._plans.get(version)
@@ -106,6 +126,7 @@ class FabricEngine:
     def _matmul(self, name, packed, x, relu):
         w = _weights_of(packed)
         m, n = packed.shape
+        x = self._pad_rows(x, n)
         batch = x.shape[1]
         if self.backend == "fast":
             y, stats = gemm_fast(w, x, self.params, relu=relu)
@@ -124,6 +145,9 @@ class FabricEngine:
         return self._matmul("backward_data", packed_t, dy, relu=False)
 
     def weight_grad(self, layer, mask, dy, x):
+        n_layer = mask.shape[1]
+        _, mask = self._pad(mask, mask)
+        x = self._pad_rows(x, mask.shape[1])
         if self.backend == "fast":
             dw, stats = wgrad_fast(mask, dy, x, self.params)
         else:
@@ -133,7 +157,7 @@ class FabricEngine:
         m, n = mask.shape
         dense = wgrad_cycles([m * len(f) for f in split(n, self.cols)], x.shape[1], self.rows)
         self._count("weight_grad", stats, dense)
-        return dw
+        return dw[:, :n_layer]
 
 
 class _Dense:

@@ -1,6 +1,7 @@
-"""The training job behind ``wafer train`` and ``make demo``: build the model, the weight store
-and the engine from options, train with a progress bar, checkpoint every epoch, and summarise
-the run (per-epoch loss and accuracy, fabric counters, the sparsity speedup)."""
+"""The training job behind ``wafer train`` and ``make demo``: load and standardise the data,
+build the model, the weight store and the engine from options, train with a progress bar,
+checkpoint every epoch, summarise the run (per-epoch loss and accuracy, fabric counters, the
+sparsity speedup) and export the weights to PyTorch."""
 
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -9,14 +10,16 @@ import numpy as np
 
 from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.training.checkpoint import has_checkpoint
-from wafer_engine.sw.training.data import load_dataset
+from wafer_engine.sw.training.data import load_data_files, load_dataset
 from wafer_engine.sw.training.engines import PASSES, FabricEngine
 from wafer_engine.sw.training.mlp import from_sizes, he_init
 from wafer_engine.sw.training.optim import make_optimizer
+from wafer_engine.sw.training.standardize import Standardizer
 from wafer_engine.sw.training.trainer import Trainer, check_train_options
 from wafer_engine.sw.training.weight_store import WeightStore
 
-__all__ = ["TrainOptions", "build_trainer", "run_training", "summary", "TRAIN_ARRAY"]
+__all__ = ["TrainOptions", "build_trainer", "load_training_data", "run_training", "summary",
+           "export_model", "TRAIN_ARRAY"]
 
 #: The training array: the default array and PE but for 3 colors (what the GEMM and gradient
 #: mappings use) and drains of up to 512 accumulators (M x batch slice).
@@ -25,9 +28,16 @@ TRAIN_ARRAY = ArrayParams.build(colors=3, max_len=512)
 
 @dataclass
 class TrainOptions:
-    """Options of ``wafer train`` (see its ``--help``)."""
+    """Options of ``wafer train`` (see its ``--help``). ``data``/``test``: the user's ``.npz``
+    files (instead of ``dataset``); ``model``: ``"FILE.py:NAME"`` (instead of ``hidden`` and
+    ``bias``, the quick form: hidden sizes, every layer with a bias or none)."""
     dataset: str = "digits"
+    data: str = None
+    test: str = None
+    model: str = None
     hidden: tuple = (64,)
+    bias: bool = False
+    prune_bias: bool = False
     sparsity: float = 0.9
     epochs: int = 15
     optimizer: str = "sgd"
@@ -41,34 +51,86 @@ class TrainOptions:
     store_dir: str = None
 
 
+def load_training_data(opts):
+    """``(x_train, y_train, x_test, y_test, classes, standardizer)``: the data of ``opts``
+    (a bundled data set or the user's files), standardised with the training split's
+    statistics."""
+    if opts.data is not None:
+        x_train, y_train, x_test, y_test, classes = load_data_files(opts.data, opts.test,
+                                                                    seed=opts.seed)
+    elif opts.test is not None:
+        raise ValueError("A test file needs its training file (--data)")
+    else:
+        x_train, y_train, x_test, y_test, classes = load_dataset(opts.dataset, seed=opts.seed)
+    stats = Standardizer.fit(x_train)
+    return stats.apply(x_train), y_train, stats.apply(x_test), y_test, classes, stats
+
+
+def _model(opts, features, classes):
+    """``(spec, initial stored matrices)``: the user's PyTorch model (its own initial
+    weights) or the quick form (He-normal)."""
+    if opts.model is not None:
+        from wafer_engine.sw.training.mlp import from_torch
+        from wafer_engine.sw.training.torch_io import load_model_file
+        spec, weights = from_torch(load_model_file(opts.model, opts.seed))
+    else:
+        for h in opts.hidden:
+            if not isinstance(h, int) or h < 1:
+                raise ValueError(f"Hidden layer sizes must be positive integers, not {h!r}")
+        spec = from_sizes([features, *opts.hidden, classes], bias=opts.bias)
+        weights = he_init(spec, np.random.default_rng(opts.seed))
+    if spec.inputs != features:
+        raise ValueError(f"The model takes {spec.inputs} inputs but the data has {features} "
+                         f"features")
+    if spec.outputs != classes:
+        raise ValueError(f"The model has {spec.outputs} outputs but the data has {classes} "
+                         f"classes (labels 0..{classes - 1})")
+    return spec, weights
+
+
 def build_trainer(opts, engine=None, dtype=np.float32):
     """``(trainer, data)`` for ``opts``; ``engine`` defaults to the fabric on
-    ``opts.backend``. Raises ``ValueError`` for bad options before anything runs."""
+    ``opts.backend``; ``data`` is ``(x_train, y_train, x_test, y_test)``, standardised (the
+    statistics are the trainer's ``extra_arrays``, saved with every checkpoint). Raises
+    ``ValueError`` for bad options or data before anything runs."""
     check_train_options(opts.sparsity, opts.epochs)
     if not isinstance(opts.prune_epochs, int) or opts.prune_epochs < 0:
         raise ValueError(f"Prune epochs must be a non-negative integer, not "
                          f"{opts.prune_epochs!r}")
-    x_train, y_train, x_test, y_test, classes = load_dataset(opts.dataset, seed=opts.seed)
-    for h in opts.hidden:
-        if not isinstance(h, int) or h < 1:
-            raise ValueError(f"Hidden layer sizes must be positive integers, not {h!r}")
-    spec = from_sizes([x_train.shape[1], *opts.hidden, classes])
+    x_train, y_train, x_test, y_test, classes, stats = load_training_data(opts)
+    spec, weights = _model(opts, x_train.shape[1], classes)
     optimizer = make_optimizer(opts.optimizer, opts.lr)
     if engine is None:
         engine = FabricEngine(opts.backend, opts.array)
         _check_fits(spec, opts)
-    store = WeightStore(spec, he_init(spec, np.random.default_rng(opts.seed)), opts.sparsity,
-                        optimizer.state_names, directory=opts.store_dir, dtype=dtype)
+    store = WeightStore(spec, weights, opts.sparsity, optimizer.state_names,
+                        directory=opts.store_dir, dtype=dtype, prune_bias=opts.prune_bias)
     trainer = Trainer(store, optimizer, engine, batch=opts.batch, seed=opts.seed,
                       prune_epochs=opts.prune_epochs)
+    trainer.extra_arrays = stats.arrays()
     return trainer, (x_train, y_train, x_test, y_test)
+
+
+def export_model(trainer, path):
+    """Write the trained weights as a PyTorch ``state_dict`` to ``path`` and the input
+    statistics beside it (:func:`~wafer_engine.sw.training.torch_io.stats_path`); returns
+    both paths. Pruned weights are exact zeros in the export."""
+    from wafer_engine.sw.training.torch_io import save_state_dict, stats_path
+    model = save_state_dict(path, trainer.store.spec, trainer.store.weights)
+    stats = stats_path(path)
+    arrays = trainer.extra_arrays
+    Standardizer(arrays["input_mean"], arrays["input_scale"]).save(stats)
+    return model, stats
 
 
 def _check_fits(spec, opts):
     """Every pass of a step must map onto the array: check them all before training."""
     from wafer_engine.fabric.workloads.gemm import check_gemm_shape
-    for k, (m, n) in enumerate(spec.shapes):
-        for what, shape in (("forward", (m, n)), ("backward", (n, m))):
+    for k, ((m, n), (_, stored)) in enumerate(zip(spec.shapes, spec.stored_shapes)):
+        # The engine pads a layer's inputs with never-streamed zero features up to the
+        # array's columns (FabricEngine), so fewer inputs than columns fit.
+        for what, shape in (("forward", (m, max(stored, opts.array.cols))),
+                            ("backward", (n, max(m, opts.array.cols)))):
             if what == "backward" and k == 0:
                 continue
             try:

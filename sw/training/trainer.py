@@ -11,6 +11,13 @@ Per step, for a batch ``X`` (features x B):
    streamed again, transposed), then ``dZ = dH * (H > 0)`` (the ReLU's derivative, on the host);
 4. the optimizer updates the fp32 master weights at the mask's positions (host).
 
+A layer with a bias gets a constant-one row appended to its input on the host (the bias is the
+last column of its stored matrix, :mod:`wafer_engine.sw.training.mlp`): the forward pass and the
+weight gradient include it, the backward-data pass streams ``W^T`` without the bias column. A
+layer with dropout gets its input multiplied on the host, in training only, by a fresh mask of
+zeros and ``1 / (1 - p)`` (inverted dropout, as PyTorch's); the same mask scales ``dH`` on the
+way back. The masks are drawn from ``(seed, step)``, so a resumed run repeats.
+
 The same :class:`Trainer` runs with any engine of :mod:`wafer_engine.sw.training.engines`: the fabric (golden model
 or RTL) or the float64 / PyTorch references, so their loss curves can be compared directly.
 """
@@ -69,6 +76,8 @@ class Trainer:
         self.epoch, self.step_count = 0, 0
         self.history = {"loss": [], "accuracy": [], "sparsity": []}
         self.scheduler = StreamScheduler(engine.prepare)
+        #: Arrays saved with every checkpoint and checked on resume (the input statistics).
+        self.extra_arrays = {}
         self.fabric_seconds = 0.0
 
     # -- one step -----------------------------------------------------------------------
@@ -79,8 +88,10 @@ class Trainer:
                                   ("forward", k, version))
         if backward:
             for k in range(layers - 1, 0, -1):
-                self.scheduler.submit(("backward_data", k), self.store.weights[k].T,
-                                      self.store.masks[k].T, ("backward_data", k, version))
+                n = self.store.spec.shapes[k][1]       # without the bias column
+                self.scheduler.submit(("backward_data", k), self.store.weights[k][:, :n].T,
+                                      self.store.masks[k][:, :n].T,
+                                      ("backward_data", k, version))
 
     def _timed(self, call, *args):
         start = time.perf_counter()
@@ -88,29 +99,62 @@ class Trainer:
         self.fabric_seconds += time.perf_counter() - start
         return out
 
-    def forward(self, x, backward=False):
-        """Activations ``[X, H_1, ..., logits]`` of samples ``x`` (features x B)."""
+    def dropout_masks(self, batch):
+        """The step's dropout multipliers: per layer ``None`` or an ``in_features x batch``
+        float32 array of 0 and ``1 / (1 - p)``, drawn from ``(seed, step)``."""
+        rng = np.random.default_rng([self.seed, self.step_count])
+        out = []
+        for (_, n), p in zip(self.store.spec.shapes, self.store.spec.dropout):
+            if p > 0:
+                keep = rng.random((n, batch)) >= p
+                out.append(keep.astype(np.float32) / np.float32(1 - p))
+            else:
+                out.append(None)
+        return out
+
+    def layer_input(self, k, h, drop=None):
+        """What layer ``k`` takes on the fabric: ``h`` (features x B) times its dropout
+        multipliers ``drop`` (training), a row of ones below it if the layer has a bias."""
+        h = np.asarray(h)
+        if drop is not None:
+            h = h * drop.astype(h.dtype)
+        if self.store.spec.bias[k]:
+            h = np.concatenate([h, np.ones((1, h.shape[1]), h.dtype)])
+        return np.ascontiguousarray(h)
+
+    def forward(self, x, backward=False, dropout=None):
+        """Activations ``[X, H_1, ..., logits]`` of samples ``x`` (features x B), each as the
+        next layer took it (``dropout``: per-layer multipliers, :meth:`dropout_masks`; a bias
+        layer's input carries its row of ones)."""
         self._queue_streams(backward)
-        acts = [x]
         last = len(self.store.weights) - 1
+        dropout = dropout or [None] * (last + 1)
+        acts = [self.layer_input(0, x, dropout[0])]
         for k in range(last + 1):
             packed = self.scheduler.get(("forward", k))
-            acts.append(self._timed(self.engine.forward, k, packed, self.store.masks[k],
-                                    acts[-1], k < last))
+            y = self._timed(self.engine.forward, k, packed, self.store.masks[k], acts[-1],
+                            k < last)
+            acts.append(y if k == last else self.layer_input(k + 1, y, dropout[k + 1]))
         return acts
 
     def gradients(self, x, labels):
-        """``(loss, [dW_l])`` of one batch (no update)."""
-        acts = self.forward(x, backward=True)
+        """``(loss, [dW_l])`` of one batch (no update; dropout as in training)."""
+        dropout = self.dropout_masks(x.shape[1])
+        acts = self.forward(x, backward=True, dropout=dropout)
         loss, dz = softmax_xent(acts[-1], labels)
         grads = [None] * len(self.store.weights)
         for k in range(len(self.store.weights) - 1, -1, -1):
             mask = self.store.masks[k]
             grads[k] = self._timed(self.engine.weight_grad, k, mask, dz, acts[k])
             if k > 0:
+                n = self.store.spec.shapes[k][1]
                 packed_t = self.scheduler.get(("backward_data", k))
-                dh = self._timed(self.engine.backward_data, k, packed_t, mask.T, dz)
-                dz = dh * (np.asarray(acts[k]) > 0)
+                dh = self._timed(self.engine.backward_data, k, packed_t, mask[:, :n].T, dz)
+                if dropout[k] is not None:
+                    dh = dh * dropout[k]
+                # acts[k] is the ReLU output after dropout: positive exactly where both let
+                # the gradient through.
+                dz = dh * (np.asarray(acts[k][:n]) > 0)
         return loss, grads
 
     def step(self, x, labels):
@@ -147,9 +191,10 @@ class Trainer:
         self.epoch += 1
         return float(np.mean(losses))
 
-    def predict(self, x, min_batch=1):
-        """Class predictions for samples ``x`` (S x features), in batches of ``self.batch``;
-        a last batch smaller than ``min_batch`` is padded with zero samples."""
+    def logits(self, x, min_batch=1):
+        """float64 logits (S x classes) of samples ``x`` (S x features) as the engine computes
+        them (no dropout), in batches of ``self.batch``; a last batch smaller than
+        ``min_batch`` is padded with zero samples."""
         out = []
         for start in range(0, len(x), self.batch):
             chunk = np.ascontiguousarray(x[start:start + self.batch].T)
@@ -158,8 +203,12 @@ class Trainer:
                 chunk = np.concatenate([chunk, np.zeros((chunk.shape[0], pad), chunk.dtype)],
                                        axis=1)
             logits = np.asarray(self.forward(chunk)[-1], dtype=np.float64)
-            out.append(np.argmax(logits[:, :chunk.shape[1] - pad], axis=0))
+            out.append(logits[:, :chunk.shape[1] - pad].T)
         return np.concatenate(out)
+
+    def predict(self, x, min_batch=1):
+        """Class predictions for samples ``x`` (S x features), see :meth:`logits`."""
+        return np.argmax(self.logits(x, min_batch), axis=1)
 
     def evaluate(self, x, labels, min_batch=1):
         check_data(x, labels, self.store.spec.outputs, self.store.spec.inputs)
@@ -167,16 +216,19 @@ class Trainer:
 
     # -- checkpoints ----------------------------------------------------------------------
     def save(self, directory):
+        """Checkpoint the store and the run's state, with :attr:`extra_arrays` (the input
+        statistics) beside the store's arrays."""
         meta = {"step": self.step_count, "epoch": self.epoch, "history": self.history,
                 "optimizer": self.optimizer.name, "batch": self.batch, "seed": self.seed,
                 "sparsity": self.target_sparsity, "prune_epochs": self.prune_epochs}
-        return save_checkpoint(directory, self.store, meta)
+        return save_checkpoint(directory, self.store, meta, self.extra_arrays)
 
     def resume(self, directory):
         """Continue from the newest checkpoint in ``directory`` (``ValueError`` if missing,
         corrupted, of another model, or made with another optimizer / batch / seed)."""
         meta = load_checkpoint(directory, self.store, expect={
-            "optimizer": self.optimizer.name, "batch": self.batch, "seed": self.seed})
+            "optimizer": self.optimizer.name, "batch": self.batch, "seed": self.seed},
+            extra=self.extra_arrays)
         self.epoch, self.step_count = meta["epoch"], meta["step"]
         self.history = meta["history"]
         return meta

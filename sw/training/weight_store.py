@@ -6,13 +6,17 @@ larger than RAM page in and out as the streaming scheduler walks them. Sparsity 
 the user picks the fraction of zeros per layer; masks come from unstructured magnitude pruning
 (the largest ``|w|`` survive, ties broken by position) and can be recomputed during training
 (:meth:`WeightStore.prune`). A pruned weight is exactly zero and is never streamed.
+
+A layer's bias is the last column of its stored matrix (:mod:`wafer_engine.sw.training.mlp`).
+Biases stay dense unless ``prune_bias``: then the bias column is pruned at the layer's fraction
+on its own, so the weights' own fraction of zeros is the asked one either way.
 """
 
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["WeightStore", "magnitude_mask", "check_sparsity"]
+__all__ = ["WeightStore", "magnitude_mask", "layer_mask", "check_sparsity"]
 
 
 def check_sparsity(value, what="Sparsity"):
@@ -39,18 +43,33 @@ def magnitude_mask(weights, sparsity):
     return mask.reshape(np.shape(weights))
 
 
+def layer_mask(stored, sparsity, bias, prune_bias):
+    """Mask of one stored matrix: :func:`magnitude_mask` of the weights; a bias (the last
+    column when ``bias``) is all kept, or pruned on its own at the same ``sparsity`` when
+    ``prune_bias``."""
+    if not bias:
+        return magnitude_mask(stored, sparsity)
+    stored = np.asarray(stored)
+    bias_mask = (magnitude_mask(stored[:, -1], sparsity) if prune_bias
+                 else np.ones(stored.shape[0], bool))
+    return np.concatenate([magnitude_mask(stored[:, :-1], sparsity), bias_mask[:, None]],
+                          axis=1)
+
+
 class WeightStore:
     """Master weights, masks and optimizer state of an MLP (:class:`wafer_engine.sw.training.mlp.MlpSpec`).
 
     ``weights``: initial float32 matrices, one per layer; ``sparsity``: one fraction for every
     layer or one per layer, each in [0, 1); ``state_names``: the optimizer's per-layer state
     arrays (zero-initialised); ``directory``: memory-map every array under it (created);
-    ``dtype``: of weights and state (float32; float64 for the exact reference run).
+    ``dtype``: of weights and state (float32; float64 for the exact reference run);
+    ``prune_bias``: prune the bias columns too (default: they stay dense). ``weights`` are the
+    stored matrices (:attr:`~wafer_engine.sw.training.mlp.MlpSpec.stored_shapes`).
     """
 
     def __init__(self, spec, weights, sparsity, state_names=(), directory=None,
-                 dtype=np.float32):
-        self.spec, self.dtype = spec, dtype
+                 dtype=np.float32, prune_bias=False):
+        self.spec, self.dtype, self.prune_bias = spec, dtype, bool(prune_bias)
         per_layer = list(sparsity) if np.ndim(sparsity) else [sparsity] * len(spec.shapes)
         if len(per_layer) != len(spec.shapes):
             raise ValueError(f"Got {len(per_layer)} sparsity values for "
@@ -63,7 +82,7 @@ class WeightStore:
         self.weights, self.masks, self.state = [], [], []
         #: Bumped whenever a mask changes, so cached stream plans know to rebuild.
         self.mask_version = 0
-        for k, (shape, w) in enumerate(zip(spec.shapes, weights)):
+        for k, (shape, w) in enumerate(zip(spec.stored_shapes, weights)):
             w = np.asarray(w, dtype=dtype)
             if w.shape != shape:
                 raise ValueError(f"Layer {k} weights have shape {w.shape}, the model says "
@@ -71,11 +90,14 @@ class WeightStore:
             if not np.all(np.isfinite(w)):
                 raise ValueError(f"Layer {k} weights hold NaN or infinite values")
             self.weights.append(self._array(f"w{k}", shape, dtype, w))
-            self.masks.append(self._array(f"mask{k}", shape, bool,
-                                          magnitude_mask(w, self.sparsity[k])))
+            self.masks.append(self._array(f"mask{k}", shape, bool, self._mask(k, w,
+                                                                              self.sparsity[k])))
             self.weights[k] *= self.masks[k]
             self.state.append({name: self._array(f"{name}{k}", shape, dtype, 0)
                                for name in state_names})
+
+    def _mask(self, k, w, sparsity):
+        return layer_mask(w, sparsity, self.spec.bias[k], self.prune_bias)
 
     def _array(self, name, shape, dtype, value):
         # Column-major: the weight streams walk each column's non-zeros in order (j outer,
@@ -97,15 +119,21 @@ class WeightStore:
         self.mask_version += 1
         for k, (w, s) in enumerate(zip(self.weights, targets)):
             s = check_sparsity(s, f"Layer {k} sparsity")
-            self.masks[k][...] = magnitude_mask(w, s)
+            self.masks[k][...] = self._mask(k, w, s)
             w *= self.masks[k]
             for a in self.state[k].values():
                 a *= self.masks[k]
 
+    def weight_masks(self):
+        """Each layer's mask without its bias column."""
+        return [m[:, :-1] if b else m for m, b in zip(self.masks, self.spec.bias)]
+
     def zero_fraction(self):
-        """Fraction of all weights that are zero (masked), over every layer."""
-        total = sum(m.size for m in self.masks)
-        return 1.0 - sum(int(np.count_nonzero(m)) for m in self.masks) / total
+        """Fraction of all weights that are zero (masked), over every layer; biases are not
+        counted."""
+        masks = self.weight_masks()
+        total = sum(m.size for m in masks)
+        return 1.0 - sum(int(np.count_nonzero(m)) for m in masks) / total
 
     def arrays(self):
         """Every array by its checkpoint name: ``w<k>``, ``mask<k>``, ``<state><k>``."""
