@@ -19,8 +19,8 @@ SIZES, MICRO_BATCHES, MICRO_BATCH, STEPS = [16, 12, 4], 4, 4, 2
 TIMEOUT = 60
 
 
-def _store():
-    spec = from_sizes(SIZES)
+def _store(spec=None):
+    spec = from_sizes(SIZES) if spec is None else spec
     return WeightStore(spec, he_init(spec, np.random.default_rng(0)), sparsity=0.5,
                        state_names=Sgd.state_names)
 
@@ -32,9 +32,9 @@ def _data():
         rng.integers(0, SIZES[-1], samples)
 
 
-def _train(fabrics, **options):
+def _train(fabrics, spec=None, **options):
     """Weights (as uint32 bits) and the trainer after STEPS steps on the fast engine."""
-    store = _store()
+    store = _store(spec)
     x, labels = _data()
     batch = MICRO_BATCHES * MICRO_BATCH
     with DataParallelTrainer(store, Sgd(), fabrics=fabrics, micro_batches=MICRO_BATCHES,
@@ -72,6 +72,17 @@ def test_one_and_two_fabrics_and_reruns_give_the_same_bits(address, two_fabrics)
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, c)
     assert len(trainer.last_cycles) == 2 and min(trainer.last_cycles) > 0
+
+
+def test_biases_and_dropout_give_the_same_bits_on_any_fabric_count(address):
+    """A model with biases and dropout: the bias columns travel with the streams, and every
+    micro-batch draws its own dropout masks whichever fabric runs it."""
+    from dataclasses import replace
+    spec = replace(from_sizes(SIZES, bias=True), dropout=(0.0, 0.25))
+    one, _, _ = _train(1, spec=spec, address=address)
+    two, _, _ = _train(2, spec=spec, address=address)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_bytes_moved_are_the_cost_models(two_fabrics):

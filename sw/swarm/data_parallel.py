@@ -67,7 +67,8 @@ class FabricShare:
     """What one fabric receives for one step: ``streams[(pass, layer)]`` the packed weight
     streams, ``masks`` the layers' masks as bitmaps (``np.packbits``, row-major) with their
     ``shapes``, ``x`` (features x samples) and ``labels`` of micro-batches ``start`` ..
-    ``stop`` of ``micro_batches``, ``micro_batch`` samples each."""
+    ``stop`` of ``micro_batches``, ``micro_batch`` samples each; the model's ``spec`` (biases,
+    dropout), and the ``seed`` and ``step`` the dropout draws come from."""
     streams: dict
     masks: list
     shapes: list
@@ -77,14 +78,18 @@ class FabricShare:
     stop: int
     micro_batches: int
     micro_batch: int
+    spec: object
+    seed: int
+    step: int
 
 
 class _Streams:
-    """A store as :meth:`Trainer.gradients` reads it on a fabric: masks only; the weights are
-    never read there (the streams came packed), so the masks stand in for them."""
+    """A store as :meth:`Trainer.gradients` reads it on a fabric: the model's ``spec`` and the
+    masks; the weights are never read there (the streams came packed), so the masks stand in
+    for them."""
 
-    def __init__(self, masks):
-        self.masks = masks
+    def __init__(self, masks, spec):
+        self.masks, self.spec = masks, spec
         self.weights = masks
         self.sparsity = [0.0] * len(masks)
         self.mask_version = 0
@@ -111,13 +116,16 @@ def run_share(share, backend="fast", params=None, engine_factory=None):
     masks = [np.unpackbits(bits, count=m * n).reshape(m, n).astype(bool)
              for bits, (m, n) in zip(share.masks, share.shapes)]
     engine = (engine_factory or FabricEngine)(backend, params)
-    trainer = Trainer(_Streams(masks), None, _BroadcastEngine(engine, share.streams),
-                      batch=share.micro_batch)
+    trainer = Trainer(_Streams(masks, share.spec), None,
+                      _BroadcastEngine(engine, share.streams), batch=share.micro_batch,
+                      seed=share.seed)
+    trainer.step_count = share.step
     sums, losses = {}, {}
     try:
         for index in range(share.start, share.stop):
             cols = slice((index - share.start) * share.micro_batch,
                          (index - share.start + 1) * share.micro_batch)
+            trainer.dropout_stream = index
             loss, grads = trainer.gradients(np.ascontiguousarray(share.x[:, cols]),
                                             share.labels[cols])
             losses[index] = loss
@@ -169,13 +177,8 @@ class DataParallelTrainer(Trainer):
 
     def _broadcast(self):
         """The streams and mask bitmaps every fabric receives, and their size in bytes."""
-        version = self.store.mask_version
-        streams = {}
-        for k, (w, mask) in enumerate(zip(self.store.weights, self.store.masks)):
-            streams[("forward", k)] = self.engine.prepare(w, mask, ("forward", k, version))
-            if k > 0:
-                streams[("backward_data", k)] = self.engine.prepare(
-                    w.T, mask.T, ("backward_data", k, version))
+        streams = {key: self.engine.prepare(weights, mask, version)
+                   for key, weights, mask, version in self.stream_requests(backward=True)}
         masks = [np.packbits(np.asarray(m, dtype=bool)) for m in self.store.masks]
         size = sum(p.nbytes for s in streams.values() for p in s.payloads)
         return streams, masks, size + sum(m.nbytes for m in masks)
@@ -193,7 +196,8 @@ class DataParallelTrainer(Trainer):
         for k, (a, b) in enumerate(shares(self.micro_batches, self.fabrics)):
             cols = slice(a * self.micro_batch, b * self.micro_batch)
             share = FabricShare(streams, masks, shapes, x[:, cols], labels[cols], a, b,
-                                self.micro_batches, self.micro_batch)
+                                self.micro_batches, self.micro_batch, self.store.spec,
+                                self.seed, self.step_count)
             futures.append(self.client.submit(
                 run_share, share, self.backend, self.params, self.engine_factory,
                 workers=[self.workers[k]], allow_other_workers=True, pure=False))

@@ -78,20 +78,31 @@ class Trainer:
         self.scheduler = StreamScheduler(engine.prepare)
         #: Arrays saved with every checkpoint and checked on resume (the input statistics).
         self.extra_arrays = {}
+        #: A third key for the dropout draws besides ``(seed, step)``: data-parallel fabrics
+        #: set it to the micro-batch index, so every micro-batch draws its own masks whichever
+        #: fabric runs it.
+        self.dropout_stream = None
         self.fabric_seconds = 0.0
 
     # -- one step -----------------------------------------------------------------------
-    def _queue_streams(self, backward):
+    def stream_requests(self, backward):
+        """The weight streams a step needs, in the order they are used: ``[(key, weights,
+        mask, version)]`` with ``key`` = ``(pass, layer)`` and ``version`` = ``(pass, layer,
+        mask_version)`` (what ``engine.prepare`` takes); the backward-data streams are the
+        transposes without the bias column."""
         layers, version = len(self.store.weights), self.store.mask_version
-        for k in range(layers):
-            self.scheduler.submit(("forward", k), self.store.weights[k], self.store.masks[k],
-                                  ("forward", k, version))
+        out = [(("forward", k), self.store.weights[k], self.store.masks[k],
+                ("forward", k, version)) for k in range(layers)]
         if backward:
             for k in range(layers - 1, 0, -1):
                 n = self.store.spec.shapes[k][1]       # without the bias column
-                self.scheduler.submit(("backward_data", k), self.store.weights[k][:, :n].T,
-                                      self.store.masks[k][:, :n].T,
-                                      ("backward_data", k, version))
+                out.append((("backward_data", k), self.store.weights[k][:, :n].T,
+                            self.store.masks[k][:, :n].T, ("backward_data", k, version)))
+        return out
+
+    def _queue_streams(self, backward):
+        for key, weights, mask, version in self.stream_requests(backward):
+            self.scheduler.submit(key, weights, mask, version)
 
     def _timed(self, call, *args):
         start = time.perf_counter()
@@ -102,7 +113,9 @@ class Trainer:
     def dropout_masks(self, batch):
         """The step's dropout multipliers: per layer ``None`` or an ``in_features x batch``
         float32 array of 0 and ``1 / (1 - p)``, drawn from ``(seed, step)``."""
-        rng = np.random.default_rng([self.seed, self.step_count])
+        key = [self.seed, self.step_count]
+        rng = np.random.default_rng(key if self.dropout_stream is None
+                                    else key + [self.dropout_stream])
         out = []
         for (_, n), p in zip(self.store.spec.shapes, self.store.spec.dropout):
             if p > 0:
