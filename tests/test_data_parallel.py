@@ -132,3 +132,48 @@ def test_a_silent_address_is_a_value_error():
 def test_bad_counts(fabrics, micro_batches, message):
     with pytest.raises(ValueError, match=message):
         DataParallelTrainer(_store(), Sgd(), fabrics=fabrics, micro_batches=micro_batches)
+
+
+def _wafer_train(argv, capsys):
+    from wafer_engine.sw.cli.main import main
+    status = main(["train", "--dataset", "iris", "--hidden", "8", "--epochs", "1",
+                   "--batch", "16", "--sparsity", "0.5", "--prune-epochs", "0", "--rows", "1",
+                   "--cols", "1", "--no-progress", "--json", *argv])
+    captured = capsys.readouterr()
+    return status, captured
+
+
+def test_wafer_train_fabrics_gives_the_same_weights(tmp_path, address, capsys):
+    """`wafer train --fabrics 1` and `--fabrics 2` (on the test's 2-worker cluster) end with the
+    same checkpointed weights, bit for bit, and report what moved."""
+    import json
+    outs = {}
+    for k in (1, 2):
+        folder = tmp_path / f"k{k}"
+        status, captured = _wafer_train(["--fabrics", str(k), "--scheduler", address,
+                                         "--checkpoint", str(folder)], capsys)
+        assert status == 0, captured.err
+        result = json.loads(captured.out)
+        assert result["fabrics"] == k and len(result["fabric_cycles_last_step"]) == k
+        assert result["bytes_moved"]["broadcast"] > 0
+        latest = json.loads((folder / "latest.json").read_text())
+        with np.load(folder / latest["file"]) as ckpt:
+            outs[k] = {name: ckpt[name].copy() for name in ckpt.files if name.startswith("w")}
+    assert outs[1].keys() == outs[2].keys() and outs[1]
+    for name in outs[1]:
+        np.testing.assert_array_equal(outs[1][name], outs[2][name])
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--scheduler", "tcp://127.0.0.1:9"], "--scheduler is for data-parallel training: give "
+                                          "--fabrics"),
+    (["--fabrics", "2", "--micro-batches", "3"], "--batch 16 is not a whole number of "
+                                                 "--micro-batches 3"),
+    (["--fabrics", "3", "--micro-batches", "2"], "Micro-batch count must be an integer of at "
+                                                 "least the 3 fabrics, not 2"),
+    (["--fabrics", "0"], "Fabric count must be a positive integer, not 0"),
+])
+def test_wafer_train_fabrics_errors(argv, message, capsys):
+    status, captured = _wafer_train(argv, capsys)
+    assert status == 2
+    assert captured.err == f"wafer train: error: {message}\n"

@@ -49,12 +49,48 @@ def _options(args):
                         checkpoint=args.checkpoint, store_dir=args.store_dir)
 
 
+def _data_parallel(args, opts):
+    """A trainer factory for ``--fabrics K`` (None without it): K fabric engines as Dask
+    workers, the step's batch cut into ``--micro-batches`` whose gradients are summed in one
+    fixed fp32 tree, so any K gives the same bits."""
+    if args.fabrics is None:
+        for flag, value in (("--scheduler", args.scheduler),
+                            ("--micro-batches", args.micro_batches)):
+            if value is not None:
+                raise ValueError(f"{flag} is for data-parallel training: give --fabrics")
+        return None
+    from wafer_engine.sw.swarm.data_parallel import DataParallelTrainer
+    from wafer_engine.sw.swarm.tree import check_counts
+    micro_batches = 4 if args.micro_batches is None else args.micro_batches
+    check_counts(args.fabrics, micro_batches)
+    if opts.batch % micro_batches:
+        raise ValueError(f"--batch {opts.batch} is not a whole number of --micro-batches "
+                         f"{micro_batches}")
+
+    def make(store, optimizer, engine, batch, seed, prune_epochs):
+        return DataParallelTrainer(store, optimizer, fabrics=args.fabrics,
+                                   micro_batches=micro_batches,
+                                   micro_batch=batch // micro_batches, backend=opts.backend,
+                                   params=opts.array, address=args.scheduler, seed=seed,
+                                   prune_epochs=prune_epochs)
+    return make
+
+
 def _run(args):
     opts = _options(args)
-    trainer, data = build_trainer(opts)
+    make = _data_parallel(args, opts)
+    trainer, data = build_trainer(opts, make_trainer=make)
     log = (lambda text: print(text, file=sys.stderr)) if args.json else print
-    result = run_training(trainer, data, opts.epochs, checkpoint=opts.checkpoint,
-                          progress=not args.no_progress, log=log)
+    try:
+        result = run_training(trainer, data, opts.epochs, checkpoint=opts.checkpoint,
+                              progress=not args.no_progress, log=log)
+    finally:
+        if make is not None:
+            trainer.close()
+    if make is not None:
+        result["fabrics"] = args.fabrics
+        result["fabric_cycles_last_step"] = list(trainer.last_cycles)
+        result["bytes_moved"] = dict(trainer.bytes_moved)
     if args.export is not None:
         model, stats = export_model(trainer, args.export)
         result["export"] = {"state_dict": str(model), "input_stats": str(stats)}
@@ -112,6 +148,16 @@ def add_command(commands):
     cmd.add_argument("--export", metavar="MODEL.pt",
                      help="write the trained weights as a PyTorch state_dict (and the input "
                           "statistics as MODEL.stats.npz); needs PyTorch")
+    cmd.add_argument("--fabrics", type=int, metavar="K",
+                     help="train data-parallel on K fabrics, each a Dask worker (the SwarmX "
+                          "role: weights broadcast, gradients reduced in a fixed order, so "
+                          "any K gives the same weights)")
+    cmd.add_argument("--scheduler", metavar="ADDRESS",
+                     help="with --fabrics: a running Dask scheduler (default: a local "
+                          "cluster of K worker processes, started and stopped here)")
+    cmd.add_argument("--micro-batches", type=int, metavar="M",
+                     help="with --fabrics: micro-batches per step, at least K (default 4); "
+                          "--batch must be a multiple")
     cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
     cmd.add_argument("--json", action="store_true", help="print one JSON object")
     cmd.set_defaults(run=_run)

@@ -88,9 +88,11 @@ def _model(opts, features, classes):
     return spec, weights
 
 
-def build_trainer(opts, engine=None, dtype=np.float32):
+def build_trainer(opts, engine=None, dtype=np.float32, make_trainer=None):
     """``(trainer, data)`` for ``opts``; ``engine`` defaults to the fabric on
-    ``opts.backend``; ``data`` is ``(x_train, y_train, x_test, y_test)``, standardised (the
+    ``opts.backend``; ``make_trainer(store, optimizer, engine, batch=, seed=,
+    prune_epochs=)`` builds the trainer (default :class:`Trainer`; the data-parallel one for
+    several fabrics); ``data`` is ``(x_train, y_train, x_test, y_test)``, standardised (the
     statistics are the trainer's ``extra_arrays``, saved with every checkpoint). Raises
     ``ValueError`` for bad options or data before anything runs."""
     check_train_options(opts.sparsity, opts.epochs)
@@ -105,8 +107,8 @@ def build_trainer(opts, engine=None, dtype=np.float32):
         _check_fits(spec, opts)
     store = WeightStore(spec, weights, opts.sparsity, optimizer.state_names,
                         directory=opts.store_dir, dtype=dtype, prune_bias=opts.prune_bias)
-    trainer = Trainer(store, optimizer, engine, batch=opts.batch, seed=opts.seed,
-                      prune_epochs=opts.prune_epochs)
+    trainer = (make_trainer or Trainer)(store, optimizer, engine, batch=opts.batch,
+                                        seed=opts.seed, prune_epochs=opts.prune_epochs)
     trainer.extra_arrays = stats.arrays()
     return trainer, (x_train, y_train, x_test, y_test)
 
