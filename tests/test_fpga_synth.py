@@ -20,8 +20,9 @@ SMALL = ["--colors", "3", "--mem-words", "256", "--acc-words", "256"]
 
 
 def _error(capsys, argv):
+    """The one error line of a refused ``wafer`` run (after any progress lines)."""
     assert main(argv) == 2
-    return capsys.readouterr().err.strip()
+    return capsys.readouterr().err.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -86,9 +87,19 @@ def test_pin_wrapper_feeds_every_input_and_folds_every_output(tmp_path):
 def test_too_big_for_the_target_fails_before_place_and_route(capsys, tmp_path):
     """Nine one-color tiles need about twice the ECP5-25F's logic: synthesis of one tile
     (15 to 30 s) shows it, and nextpnr never runs."""
-    err = _error(capsys, ["synth", "--target", "ecp5-25k", "--rows", "3", "--cols", "3",
-                          "--colors", "1", "--mem-words", "64", "--acc-words", "64",
-                          "-o", str(tmp_path)])
+    assert main(["synth", "--target", "ecp5-25k", "--rows", "3", "--cols", "3",
+                 "--colors", "1", "--mem-words", "64", "--acc-words", "64",
+                 "-o", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    # One line per stage as it starts and ends, with the elapsed time, in order.
+    stages = [re.sub(r"^\[\s*\d+:\d\d\] ", "", line) for line in lines[:-1]]
+    assert stages[0].startswith("A 3x3 array (1 color, 64 memory words, 64 accumulators) on "
+                                "ecp5-25k, in ")
+    assert [re.sub(r" \(\d+ s\)$| after \d+ s$", "", s) for s in stages[1:]] == [
+        "elaboration (Amaranth to Verilog) ...", "elaboration (Amaranth to Verilog) done",
+        "synthesis (yosys, ecp5) ...", "synthesis (yosys, ecp5) done",
+        "capacity check ...", "capacity check failed"]
+    err = lines[-1]
     assert re.fullmatch(r"wafer synth: error: A 3x3 array \(1 color, 64 memory words, 64 "
                         r"accumulators\) does not fit ecp5-25k: synthesis needs luts \d+ > "
                         r"24288, dsps 36 > 28 available", err), err

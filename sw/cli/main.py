@@ -145,7 +145,16 @@ def main(argv=None):
         # The file system refused a write (disk full, permissions): name the file.
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(args, f"{where}{exc.strerror or exc}")
+    except KeyboardInterrupt:
+        # Child tools were stopped where they ran (sw/progress.run_tool, subprocess.run) and
+        # outputs are renamed into place only when complete, so nothing half-written remains.
+        print(f"wafer {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
     return 0
+
+
+#: Exit status after Ctrl-C: 128 + SIGINT, as shells report it.
+INTERRUPTED = 130
 
 
 def _fail(args, message):

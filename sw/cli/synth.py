@@ -39,7 +39,12 @@ def add_command(subparsers):
     p.add_argument("--seed", type=int,
                    help="--board: nextpnr's placement seed (default 2, see docs/fpga.md)")
     p.add_argument("-o", "--output", help="build folder (default build/fpga/<design>)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object on stdout (progress stays on stderr)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress lines (stage starts and ends, the tools' own progress)")
+    p.add_argument("--log", metavar="FILE",
+                   help="append the full logs of yosys and nextpnr to FILE")
     p.set_defaults(run=run)
 
 
@@ -70,6 +75,11 @@ def check_args(args):
     _check_freq(args.freq)
     if args.output is not None:
         check_output_folder(args.output, "--output")
+    if args.log is not None:
+        from pathlib import Path
+        folder = Path(args.log).resolve().parent
+        if not folder.is_dir():
+            raise ValueError(f"--log {args.log!r}: the folder {str(folder)!r} does not exist")
     if args.board is not None:
         from wafer_engine.sw.flows.board_build import board
 
@@ -92,25 +102,29 @@ def check_args(args):
 
 def run(args):
     """Run ``wafer synth`` for parsed ``args``; raises ``ValueError`` for bad input."""
+    from wafer_engine.sw.progress import Progress
+
     kind, what, params = check_args(args)
+    progress = Progress(quiet=args.quiet, log=args.log)
     if kind == "board":
-        result = _build_board(what, params, args)
+        result = _build_board(what, params, args, progress)
     else:
         from wafer_engine.sw.flows.fpga_build import build_array
 
-        result = build_array(params, what.name, args.output, freq_mhz=args.freq)
+        result = build_array(params, what.name, args.output, freq_mhz=args.freq,
+                             progress=progress)
     if args.json:
         print(json.dumps(result, sort_keys=True))
     else:
         _print(result)
 
 
-def _build_board(spec, params, args):
+def _build_board(spec, params, args, progress):
     from wafer_engine.sw.flows.board_build import BOARD_SEED, build_board
 
     return build_board(spec.name, params=params,
                        baud=_given(args.baud, 115200), seed=_given(args.seed, BOARD_SEED),
-                       out_dir=args.output)
+                       out_dir=args.output, progress=progress)
 
 
 def _print(r):

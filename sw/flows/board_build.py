@@ -9,7 +9,6 @@ needed for programming, so any executable stands in when it is not set.
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from wafer_engine.sw.flows.fpga_targets import target as find_target
 from wafer_engine.sw.flows.host_array import (HOST_ARRAY_NAME, host_array_ports,
                                               write_host_array_verilog)
 from wafer_engine.sw.flows.pnr import check_fits, overflows, resources, synthesize
+from wafer_engine.sw.progress import SILENT, nextpnr_status, run_tool
 
 __all__ = ["BoardSpec", "BOARDS", "board", "build_board"]
 
@@ -82,7 +82,8 @@ def _environment():
 BOARD_SEED = 2
 
 
-def build_board(name, *, params=None, out_dir=None, baud=115200, seed=BOARD_SEED):
+def build_board(name, *, params=None, out_dir=None, baud=115200, seed=BOARD_SEED,
+                progress=SILENT):
     """Build the bitstream of board ``name`` with the array ``params`` (an
     :class:`~wafer_engine.rtl.params.ArrayParams`; the board's own, ``BOARDS[name].params``,
     unless given) and its host link at ``baud`` bits/s, placed with nextpnr's ``seed``
@@ -90,7 +91,8 @@ def build_board(name, *, params=None, out_dir=None, baud=115200, seed=BOARD_SEED
     rate the board's clock cannot divide to within 2 % included) and when the array alone
     does not fit the device. Returns the resources and Fmax as
     :func:`wafer_engine.sw.flows.fpga_build.build_array` does (placed numbers for the whole board top), plus
-    ``board``, ``clock_mhz``, ``timing_met``, ``baud``, ``seed`` and ``bitstream`` (path)."""
+    ``board``, ``clock_mhz``, ``timing_met``, ``baud``, ``seed`` and ``bitstream`` (path).
+    ``progress`` (:class:`~wafer_engine.sw.progress.Progress`) gets a line per stage."""
     import importlib
 
     from wafer_engine.rtl.board.board_top import BoardTop
@@ -106,15 +108,20 @@ def build_board(name, *, params=None, out_dir=None, baud=115200, seed=BOARD_SEED
     check_int(seed, 1, 2**31 - 1, "Placement seed")
     work = Path(out_dir) if out_dir else BUILD_ROOT / f"board_{name}_{rows}x{cols}"
     start = time.monotonic()
-    array = write_host_array_verilog(params, work / "array")
-    files, top = [array], HOST_ARRAY_NAME
-    if tgt.family == "ice40":
-        from wafer_engine.sw.flows.pin_wrapper import PIN_WRAPPER_NAME, write_pin_wrapper
-        wrapper = write_pin_wrapper(top, host_array_ports(params),
-                                    work / "array")
-        files, top = [array, wrapper], PIN_WRAPPER_NAME
-    estimate = synthesize(files, top, tgt.family, work / "array", keep=("tile",))
-    check_fits(estimate["estimate"], tgt, describe(params))
+    progress.line(f"{name}: {describe(params)} with the host link at {baud} bit/s, in {work}")
+    with progress.stage("elaboration (Amaranth to Verilog)"):
+        array = write_host_array_verilog(params, work / "array")
+        files, top = [array], HOST_ARRAY_NAME
+        if tgt.family == "ice40":
+            from wafer_engine.sw.flows.pin_wrapper import PIN_WRAPPER_NAME, write_pin_wrapper
+            wrapper = write_pin_wrapper(top, host_array_ports(params),
+                                        work / "array")
+            files, top = [array, wrapper], PIN_WRAPPER_NAME
+    with progress.stage(f"synthesis of the array alone (yosys, {tgt.family})"):
+        estimate = synthesize(files, top, tgt.family, work / "array", keep=("tile",),
+                              progress=progress)
+    with progress.stage("capacity check"):
+        check_fits(estimate["estimate"], tgt, describe(params))
 
     _environment()
     report = "wafer_board_report.json"
@@ -127,11 +134,18 @@ def build_board(name, *, params=None, out_dir=None, baud=115200, seed=BOARD_SEED
     top_design = BoardTop(rows=rows, cols=cols, colors=params.colors,
                           array_verilog=array.read_text(), baud=baud)
     build_dir = work / "board"
+    # Amaranth's build plan, run here so that its tools show their progress and stop with the
+    # command: yosys, then nextpnr (log wafer_board.tim), then the bitstream packer.
+    plan = platform.build(top_design, name="wafer_board", build_dir=str(build_dir),
+                          do_build=False, do_program=False, **opts)
+    plan.extract(build_dir)
+    log = build_dir / "wafer_board.tim"
+    log.unlink(missing_ok=True)
     try:
-        platform.build(top_design, name="wafer_board", build_dir=str(build_dir),
-                       do_program=False, **opts)
-    except subprocess.CalledProcessError:
-        log = build_dir / "wafer_board.tim"
+        with progress.stage("board build (yosys, nextpnr, bitstream)"):
+            run_tool(["sh", f"{plan.script}.sh"], build_dir, log, "board build", progress,
+                     parse=nextpnr_status)
+    except RuntimeError:
         over = overflows(log.read_text()) if log.exists() else []
         if over:
             raise ValueError(f"{describe(params)} with the host link does not fit "

@@ -16,6 +16,7 @@ from wafer_engine.sw.flows.fpga_targets import target as find_target
 from wafer_engine.sw.flows.pin_wrapper import PIN_WRAPPER_NAME, write_pin_wrapper
 from wafer_engine.sw.flows.pnr import CapacityError, check_fits, place_and_route, synthesize
 from wafer_engine.sw.paths import BUILD_DIR
+from wafer_engine.sw.progress import SILENT
 
 __all__ = ["build_array", "array_work_dir", "describe"]
 
@@ -39,7 +40,7 @@ def array_work_dir(target, params):
                          f"_a{pe.acc_words}")
 
 
-def build_array(params, target="ecp5-85k", work_dir=None, *, freq_mhz=None):
+def build_array(params, target="ecp5-85k", work_dir=None, *, freq_mhz=None, progress=SILENT):
     """Synthesise and place the array ``params`` (an
     :class:`~wafer_engine.rtl.params.ArrayParams`) on ``target``.
 
@@ -50,7 +51,9 @@ def build_array(params, target="ecp5-85k", work_dir=None, *, freq_mhz=None):
     ``fmax_mhz`` (MHz), ``lut4`` (LUT4s after synthesis), ``estimate`` (synthesis
     ``{luts, ffs, brams, dsps}``), ``cells`` (synthesis cell types), the parameters,
     ``seconds_synth``, ``seconds_pnr``, ``seconds`` (all, wall time) and ``work_dir``.
-    iCE40 numbers include the pin wrapper (one flip-flop per array input bit).
+    iCE40 numbers include the pin wrapper (one flip-flop per array input bit). ``progress``
+    (:class:`~wafer_engine.sw.progress.Progress`) gets a line per stage as it starts and ends:
+    elaboration, synthesis, capacity check, place and route (placement, routing, timing).
     """
     tgt = find_target(target)
     if freq_mhz is not None and (not isinstance(freq_mhz, (int, float))
@@ -58,15 +61,21 @@ def build_array(params, target="ecp5-85k", work_dir=None, *, freq_mhz=None):
         raise ValueError(f"Timing goal must be a positive number of MHz, not {freq_mhz!r}")
     start = time.monotonic()
     work = Path(work_dir) if work_dir is not None else array_work_dir(tgt.name, params)
-    verilog, _ = write_array_verilog(params, work)
-    files, top = [verilog], TOP_NAME
-    if tgt.family == "ice40":
-        wrapper = write_pin_wrapper(TOP_NAME, array_ports(params), work)
-        files, top = [verilog, wrapper], PIN_WRAPPER_NAME
-    synth = synthesize(files, top, tgt.family, work, keep=("tile",))
-    check_fits(synth["estimate"], tgt, describe(params))
+    progress.line(f"{describe(params)} on {tgt.name}, in {work}")
+    with progress.stage("elaboration (Amaranth to Verilog)"):
+        verilog, _ = write_array_verilog(params, work)
+        files, top = [verilog], TOP_NAME
+        if tgt.family == "ice40":
+            wrapper = write_pin_wrapper(TOP_NAME, array_ports(params), work)
+            files, top = [verilog, wrapper], PIN_WRAPPER_NAME
+    with progress.stage(f"synthesis (yosys, {tgt.family})"):
+        synth = synthesize(files, top, tgt.family, work, keep=("tile",), progress=progress)
+    with progress.stage("capacity check"):
+        check_fits(synth["estimate"], tgt, describe(params))
     try:
-        pnr = place_and_route(synth["netlist"], tgt, work, freq_mhz=freq_mhz)
+        with progress.stage(f"place and route (nextpnr-{tgt.family})"):
+            pnr = place_and_route(synth["netlist"], tgt, work, freq_mhz=freq_mhz,
+                                  progress=progress)
     except CapacityError as exc:
         raise ValueError(f"{describe(params)} does not fit {tgt.name}: {exc}") \
             from None

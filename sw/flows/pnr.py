@@ -13,13 +13,13 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from wafer_engine.sw.flows.fpga_targets import target as find_target
 from wafer_engine.sw.flows.synth import yosys_path
+from wafer_engine.sw.progress import SILENT, nextpnr_status, run_tool
 
 __all__ = ["synthesize", "check_fits", "place_and_route", "resources", "overflows",
            "CapacityError"]
@@ -68,14 +68,6 @@ def _rel(path, work):
     return os.path.relpath(Path(path).resolve(), work)
 
 
-def _run(argv, work, log, what):
-    start = time.monotonic()
-    done = subprocess.run(argv, cwd=work, capture_output=True, text=True)
-    seconds = time.monotonic() - start
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
-        raise RuntimeError(f"{what} failed (exit {done.returncode}); see {log}:\n{tail}")
-    return seconds
 
 
 def resources(by_type, family):
@@ -93,13 +85,14 @@ def resources(by_type, family):
     return out
 
 
-def synthesize(verilog, top, family, work_dir, *, keep=()):
+def synthesize(verilog, top, family, work_dir, *, keep=(), progress=SILENT):
     """Synthesise ``verilog`` (a path or list of paths) with top ``top`` for ``family``
     (``"ecp5"``, ``"ice40"``; iCE40 with ``-dsp`` so multipliers use SB_MAC16).
 
     Writes ``<top>.json`` (the netlist), ``<top>_stat.json`` and ``<top>_synth.log`` into
     ``work_dir``. Returns ``{"netlist": path, "by_type": {cell: count}, "estimate": {luts,
     ffs, brams, dsps}, "seconds": wall time}``; counts are for the whole hierarchy.
+    ``progress`` (:class:`~wafer_engine.sw.progress.Progress`) receives the tool's log.
     """
     files = [verilog] if isinstance(verilog, (str, Path)) else list(verilog)
     work = Path(work_dir).resolve()
@@ -110,8 +103,8 @@ def synthesize(verilog, top, family, work_dir, *, keep=()):
     keeps = "".join(f"setattr -mod -set keep_hierarchy 1 {m}; " for m in keep)
     script = (f"{reads}; hierarchy -top {top}; {keeps}{_SYNTH[family]} -top {top} "
               f"-json {netlist.name}; tee -q -o {stat.name} stat -json")
-    seconds = _run([str(yosys_path()), "-q", "-l", log, "-p", script], work, work / log,
-                   f"yosys {_SYNTH[family]}")
+    seconds = run_tool([str(yosys_path()), "-q", "-l", log, "-p", script], work, work / log,
+                       f"yosys {_SYNTH[family]}", progress)
     report = json.loads(stat.read_text())
     design = report.get("design") or next(iter(report["modules"].values()))
     by_type = {k: v for k, v in design["num_cells_by_type"].items()
@@ -132,7 +125,7 @@ def check_fits(estimate, target, what):
                          f"{', '.join(over)} available")
 
 
-def place_and_route(netlist, target, work_dir, *, freq_mhz=None, extra=()):
+def place_and_route(netlist, target, work_dir, *, freq_mhz=None, extra=(), progress=SILENT):
     """Place and route the synthesised ``netlist`` on ``target`` (name or
     :class:`~wafer_engine.sw.flows.fpga_targets.FpgaTarget`); out of context on ECP5. ``freq_mhz`` is the
     timing goal (default 100 on ECP5, 50 on iCE40); timing failures do not stop the run.
@@ -140,6 +133,7 @@ def place_and_route(netlist, target, work_dir, *, freq_mhz=None, extra=()):
     Returns ``{"fmax_mhz": lowest achieved clock frequency (MHz), "placed": {luts, brams,
     dsps (and ffs on ECP5)}, "utilisation": {nextpnr cell type: [used, available]},
     "seconds": wall time}``; the report and log are ``pnr_report.json`` and ``pnr.log``.
+    ``progress`` shows placement, routing and timing as nextpnr reports them.
     """
     target = find_target(target) if isinstance(target, str) else target
     work = Path(work_dir).resolve()
@@ -151,7 +145,8 @@ def place_and_route(netlist, target, work_dir, *, freq_mhz=None, extra=()):
             "--timing-allow-fail", "--report", report.name, "-l", log, "-q"]
     argv += ["--out-of-context"] if target.family == "ecp5" else ["--pcf-allow-unconstrained"]
     try:
-        seconds = _run(argv + list(extra), work, work / log, f"nextpnr-{target.family}")
+        seconds = run_tool(argv + list(extra), work, work / log, f"nextpnr-{target.family}",
+                           progress, parse=nextpnr_status)
     except RuntimeError:
         over = overflows((work / log).read_text()) if (work / log).exists() else []
         if over:
