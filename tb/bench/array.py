@@ -16,7 +16,7 @@ from wafer_engine.sw.flows.array_verilog import TOP_NAME, write_array_verilog
 from wafer_engine.fabric.workloads import gemv_program
 from wafer_engine.tb.bench.rtl_cycles import run_recorded
 
-from wafer_engine.tb.bench.results import speedup_rows, write_section
+from wafer_engine.tb.bench.results import provenance, speedup_rows, write_section
 from wafer_engine.sw.sim.runner import build, sim_dir
 from wafer_engine.rtl.params import ArrayParams
 
@@ -71,6 +71,7 @@ def sweep(size, backend):
 
 def markdown(gen, builds, rtl, golden):
     lines = [BEGIN, "## Arrays", "", "Command:", "", "```sh", COMMAND, "```", "",
+             provenance(COMMAND), "",
              "### Verilog generation (`wafer verilog --rows R --cols C`, default PE)", "",
              "| array | seconds | file size (MB) |", "|---|---|---|"]
     lines += [f"| {n}x{n} | {t:.1f} | {b / 1e6:.2f} |" for n, t, b in gen]

@@ -17,7 +17,7 @@ from wafer_engine.fabric.workloads import gemm_program
 from wafer_engine.sw.backends.run import run_workload
 from wafer_engine.tb.bench.rtl_cycles import run_recorded
 
-from wafer_engine.tb.bench.results import speedup_rows, write_section
+from wafer_engine.tb.bench.results import provenance, speedup_rows, write_section
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
@@ -71,6 +71,7 @@ def heatmap(size, sparsity, path):
 
 def markdown(tables, grid, cycles, image):
     lines = [BEGIN, "## Weight-streaming GEMM", "", "Command:", "", "```sh", COMMAND, "```", "",
+             provenance(COMMAND), "",
              "Shape per array size S: W is 16 x 256S, X is 256S x 4S; each PE holds 256 "
              "features x 4 batch columns and every streamed weight feeds 4 FMACs in each array "
              "row. Only non-zero weights are streamed. `cycles`: first wavelet in to last "

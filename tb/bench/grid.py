@@ -14,7 +14,7 @@ from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.flows.array_verilog import TOP_NAME, write_array_verilog
 from wafer_engine.sw.flows.synth import yosys_path
 from wafer_engine.sw.sim.runner import sim_dir
-from wafer_engine.tb.bench.results import write_section
+from wafer_engine.tb.bench.results import commit, write_section
 
 __all__ = ["CASES", "measure", "table", "main"]
 
@@ -48,7 +48,8 @@ def measure(rows, cols, hierarchical, check=True):
 
 
 def table(results):
-    lines = [BEGIN, "", f"`{COMMAND}` (default PE: 4 colors, 4096-word memory):", "",
+    lines = [BEGIN, "", f"`{COMMAND}` (default PE: 4 colors, 4096-word memory; "
+             f"produced on commit `{commit()}`):", "",
              "| array | form | generation (s) | size (MB) | `hierarchy -check` | Yosys (s) |",
              "|---|---|---|---|---|---|"]
     for r in results:

@@ -24,7 +24,7 @@ from wafer_engine.fabric.workloads.common import split, to_fp16_bits
 from wafer_engine.sw.backends.run import run_workload
 from wafer_engine.tb.bench.rtl_cycles import run_recorded
 
-from wafer_engine.tb.bench.results import speedup_rows, write_section
+from wafer_engine.tb.bench.results import commit, provenance, speedup_rows, write_section
 from wafer_engine.sw.sim.verilator import BUILD_DIR
 
 matplotlib.use("Agg")
@@ -32,7 +32,11 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless back
 from wafer_engine.rtl.params import ArrayParams
 
 BEGIN, END = "<!-- large-bench:begin -->", "<!-- large-bench:end -->"
-COMMAND = ".venv/bin/python -m wafer_engine.tb.bench.large --write docs/results.md --rtl"
+COMMAND = ".venv/bin/python -m wafer_engine.tb.bench.large --write docs/results.md"
+#: Marks the rows of the simulation-rate table of the ``--rtl`` workload and the line
+#: that says where they come from; a run without ``--rtl`` keeps both from the old section.
+RTL_LABEL = "GEMV 64 x 64, 4x4, default PE"
+VERILATOR_ROW, VERILATOR_NOTE = f"| {RTL_LABEL} |", f"Rows `{RTL_LABEL}` (the `--rtl` runs):"
 SPARSITY = (0.0, 0.5, 0.75, 0.9, 0.95, 0.99)
 #: The last run's numbers, for ``--render``.
 SAVED = BUILD_DIR / "results" / "bench_large.json"
@@ -82,13 +86,14 @@ def run_point(shape, size, sparsity, model):
     gemv = shape["kind"] == "gemv"
     a, x = (gemv_operands if gemv else gemm_operands)(shape, size, sparsity)
     start = time.perf_counter()
+    params = ArrayParams.build(rows=size, cols=size, **pe)
     if model == "exact":
-        work = (gemv_program if gemv else gemm_program)(a, x, size, size, **pe)
+        work = (gemv_program if gemv else gemm_program)(a, x, params)
         r = run_workload(work, "golden")
         return (r.cycles, r.total("fmac_issues"), time.perf_counter() - start,
                 r.config_cycles)
     if gemv or size in shape.get("values", shape["sizes"]):
-        _, stats = (gemv_fast if gemv else gemm_fast)(a, x, size, size, **pe)
+        _, stats = (gemv_fast if gemv else gemm_fast)(a, x, params)
         return stats.cycles, stats.fmac_ops, time.perf_counter() - start, 0
     nonzero = [int(np.count_nonzero(to_fp16_bits(a[:, f.start:f.stop]) & 0x7FFF))
                for f in split(a.shape[1], size)]
@@ -175,10 +180,30 @@ def _shape_text(name, shape):
             f"per PE, {shape['m'] * shape['batch']} accumulators drained), {pe}")
 
 
-def markdown(results, rates, image, seconds):
+def fast_row(name, size):
+    """The Markdown rows of one fast-model sweep (shape ``name`` on a ``size`` x ``size``
+    array), as the section prints them; cheap enough for tests/test_docs.py up to 16x16."""
+    points = [(s, *run_point(SHAPES[name], size, s, "fast")) for s in SPARSITY]
+    return speedup_rows((name, f"{size}x{size}", "fast"), [(s, c, f) for s, c, f, *_ in points])
+
+
+def kept_verilator_lines(path):
+    """The ``--rtl`` rows of the simulation-rate table in the old section of ``path`` and the
+    line saying where they come from (``[]`` if there are none)."""
+    path = Path(path)
+    if not path.exists() or BEGIN not in path.read_text():
+        return []
+    section = path.read_text().split(BEGIN, 1)[1].split(END, 1)[0]
+    return [line for line in section.splitlines()
+            if VERILATOR_ROW in line or line.startswith(VERILATOR_NOTE)]
+
+
+def markdown(results, rates, image, seconds, command=COMMAND, kept=()):
+    """The section. ``rates`` are this run's; ``kept`` the Verilator lines of an earlier
+    ``--rtl`` run (see :func:`kept_verilator_lines`), used when this run has none."""
     lines = [BEGIN, "## Large arrays (fast cycle models)", "", f"Command (this run took "
              f"{seconds:.0f} s of wall time; `--rtl` adds the Verilator run, `--quick` stops "
-             f"at 16x16):", "", "```sh", COMMAND, "```", "",
+             f"at 16x16):", "", "```sh", command, "```", "", provenance(command), "",
              "Shapes per array size S (the same block in every PE at every size):", ""]
     lines += [f"- {_shape_text(n, s)}" for n, s in SHAPES.items()]
     lines += ["", "GEMV A and GEMM A are the workloads of the 4x4 RTL benchmarks above (same "
@@ -188,7 +213,8 @@ def markdown(results, rates, image, seconds):
               "cycle-exact array model (equal to the RTL wherever both ran), `fast` the "
               "analytical estimate of fabric/fast/gemv.py or fabric/fast/gemm.py. GEMM B on "
               "64x64 takes its cycles from `gemm_cycles` on the non-zero weights per column "
-              "without computing Y.", "",
+              "without computing Y. `cycles` (every table of this section): first wavelet "
+              "in to last result out, the configuration chain excluded.", "",
               "| shape | array | model | sparsity | cycles | speedup | ideal | of ideal | "
               "FMACs |", "|---|---|---|---|---|---|---|---|---|"]
     for (name, size, model), points in results.items():
@@ -233,6 +259,14 @@ def markdown(results, rates, image, seconds):
     for label, size, backend, cycles, config, seconds in rates:
         lines.append(f"| {label} | {names[backend]} | {cycles} | {config} | {seconds:.2f} | "
                      f"{cycles * size * size / seconds:,.0f} |")
+    note = []
+    if any(backend == "verilator" for _, _, backend, *_ in rates):
+        note = [f"{VERILATOR_NOTE} produced on commit `{commit()}` with `--rtl`."]
+    elif kept:
+        lines += [line for line in kept if VERILATOR_ROW in line]
+        note = [line for line in kept if line.startswith(VERILATOR_NOTE)]
+    if note:
+        lines += [""] + note
     lines += ["", "The golden model's cycle prediction against the RTL for every RTL-simulated "
               "array case is in [its own section](#golden-cycle-prediction-against-the-rtl-"
               "every-rtl-simulated-array-case).", ""]
@@ -264,11 +298,15 @@ def main(argv=None):
                 _, cycles, _, took, config = points[0]
                 rates.append((f"{name} dense, 4x4", size, model, cycles, config, took))
         if args.rtl:
-            rates += [("GEMV 64 x 64, 4x4, default PE", 4, *row) for row in rtl_rate()]
+            rates += [(RTL_LABEL, 4, *row) for row in rtl_rate()]
         seconds = time.perf_counter() - start
         save(SAVED, results, rates, seconds)
     plot(results, image)
-    text = markdown(results, rates, image, seconds)
+    command = " ".join([COMMAND.split(" --write")[0]]
+                       + (["--write", args.write] if args.write else [])
+                       + (["--rtl"] if args.rtl else []) + (["--quick"] if args.quick else []))
+    kept = kept_verilator_lines(args.write) if args.write and not args.rtl else []
+    text = markdown(results, rates, image, seconds, command, kept)
     print(text)
     if args.write:
         write_section(args.write, text, BEGIN, END)

@@ -17,7 +17,7 @@ from pathlib import Path
 from wafer_engine.sw.flows.synth import synth_ecp5
 from wafer_engine.sw.flows.verilog import pe_top, write_verilog
 
-from wafer_engine.tb.bench.results import write_section
+from wafer_engine.tb.bench.results import provenance, write_section
 from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
 
 __all__ = ["measure", "measure_sparsity", "measure_resources", "markdown", "plot",
@@ -133,6 +133,7 @@ def markdown(util, sparsity, res, seconds, plot_name=PLOT):
         "Measured on the RTL (Verilator via cocotb), default PE (4 colors, 4096 mem words, "
         "1024 accumulators, `max_len` 64, FIFOs 4/4). Command (this run took "
         f"{seconds:.0f} s of wall time):", "", "```sh", COMMAND, "```", "",
+        provenance(COMMAND), "",
         "Cycles count from the cycle the first wavelet is offered (wavelets back to back, output "
         "always ready) to the first cycle with every wavelet taken and the PE idle. Before each "
         "run a fresh golden model (`wafer_engine.fabric.model.pe_model`) predicts the count from the same program "

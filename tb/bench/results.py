@@ -3,9 +3,29 @@ docs/results.md replaced between markers."""
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
-__all__ = ["record", "write_section", "speedup_rows"]
+__all__ = ["record", "write_section", "speedup_rows", "commit", "provenance"]
+
+#: The repository's top folder (tb/bench/ is two levels below it).
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def commit():
+    """Short hash of the checked-out commit, or ``"unknown"`` outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                             capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def provenance(command):
+    """The line every generated table carries: the commit it was produced on and the command
+    that regenerates it."""
+    return f"Produced on commit `{commit()}`; regenerate with: `{command}`."
 
 
 def record(path, key, value):

@@ -11,10 +11,10 @@ import json
 from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.flows.verilog import router_top, write_verilog
 
-from wafer_engine.tb.bench.results import write_section
+from wafer_engine.tb.bench.results import provenance, write_section
 from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
 
-COMMAND = "make bench   # = .venv/bin/python -m wafer_engine.tb.bench.router --write docs/results.md"
+COMMAND = ".venv/bin/python -m wafer_engine.tb.bench.router --write docs/results.md"
 BEGIN, END = "<!-- router-bench:begin -->", "<!-- router-bench:end -->"
 
 
@@ -34,7 +34,8 @@ def measure(colors, depth, wavelets):
 def markdown(rows, colors, wavelets):
     lines = [BEGIN, "## Router", "",
              f"Measured on the RTL (Verilator via cocotb), {colors} colors, {wavelets} wavelets "
-             "per input stream. Command:", "", "```sh", COMMAND, "```", "",
+             "per input stream (also part of `make bench`). Command:", "", "```sh", COMMAND,
+             "```", "", provenance(COMMAND), "",
              "| depth | saturated throughput per output (N, E, S, W, RAMP), wavelets/cycle "
              "| hop latency, cycles (min..max over 20 paths; 4-way multicast) "
              "| one color while another is stalled, wavelets/cycle |",

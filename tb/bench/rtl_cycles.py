@@ -24,7 +24,7 @@ import pickle
 import re
 from pathlib import Path
 
-from wafer_engine.tb.bench.results import record, write_section
+from wafer_engine.tb.bench.results import provenance, record, write_section
 from wafer_engine.sw.sim.verilator import BUILD_DIR
 
 __all__ = ["RECORD_DIR", "record_run", "run_recorded", "record_backend_run", "prediction_rows", "bench_pairs",
@@ -32,6 +32,10 @@ __all__ = ["RECORD_DIR", "record_run", "run_recorded", "record_backend_run", "pr
 
 BEGIN, END = "<!-- rtl-prediction:begin -->", "<!-- rtl-prediction:end -->"
 COMMAND = ".venv/bin/python -m wafer_engine.tb.bench.rtl_cycles --write docs/results.md"
+#: How this table's span relates to the phase counts of docs/workloads.md.
+SPAN = ("Span: the per-phase tables of docs/workloads.md count each phase until the array is "
+        "quiet again, which can exceed this span when the last results are zeros that are never "
+        "sent (GEMM 1x1 at W density 0.25 with ReLU: 26 + 32 = 58 cycles there, 56 here).")
 
 RECORD_DIR = BUILD_DIR / "results" / "rtl_cycles"
 
@@ -144,9 +148,9 @@ def markdown(doc, folder=RECORD_DIR):
     lines = [BEGIN, "## Golden cycle prediction against the RTL, every RTL-simulated array "
              "case", "", "Command (after `make test` or `.venv/bin/python -m pytest "
              "tests/test_array_sim.py`, which record the regression runs):", "", "```sh",
-             COMMAND, "```", "",
+             COMMAND, "```", "", provenance(COMMAND), "",
              "RTL cycles count from the first wavelet the RTL took in to the last one it sent "
-             "out, on the RTL's own edge signals. The golden count comes from a fresh "
+             "out, on the RTL's own edge signals. " + SPAN + " The golden count comes from a fresh "
              "cycle-exact model: run on the same workload by the regression after the RTL run, "
              "or by the benchmark as its `golden` backend, or when this section is written "
              "(Verilator-backend runs: `wafer gemv/gemm --backend verilator`, the benchmarks "

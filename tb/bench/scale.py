@@ -15,7 +15,7 @@ from wafer_engine.fabric.fast.gemm import wgrad_cycles
 from wafer_engine.fabric.workloads.common import split
 from wafer_engine.sw.swarm.cost import (SwarmParams, dense_traffic, layer_cycles, step_time,
                                         weak_scaling)
-from wafer_engine.tb.bench.results import write_section
+from wafer_engine.tb.bench.results import commit, write_section
 
 __all__ = ["LAYER", "BATCH", "FABRICS", "PARAMETERS", "WSE2", "gpt3_layer", "main"]
 
@@ -55,15 +55,14 @@ def _scaling_rows(cycles, traffic, fanin):
     return rows
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", metavar="MD", help="replace the tables in this Markdown file")
-    args = parser.parse_args(argv)
+def markdown():
+    """The section, markers included (tests/test_docs.py compares it with docs/scale.md)."""
     swarm = SwarmParams()
     cycles, seconds = gpt3_layer()
     total = sum(cycles.values())
     traffic = [dense_traffic(*LAYER)]
-    lines = [BEGIN, "", f"`{COMMAND}` (modelled; assumptions above):", "",
+    lines = [BEGIN, "", f"`{COMMAND}` (modelled; assumptions above; "
+             f"produced on commit `{commit()}`):", "",
              f"GPT-3-sized layer, W {LAYER[0]:,} x {LAYER[1]:,}, batch {BATCH} on "
              f"{WSE2.rows} x {WSE2.cols}, dense; closed-form cycles (computed in "
              f"{seconds * 1e3:.1f} ms on this machine):", "",
@@ -93,7 +92,14 @@ def main(argv=None):
         cells = [f"{step_time(total, traffic, k, swarm).total * p / per_layer:,.1f}"
                  for k in PROJECTED_FABRICS]
         lines.append(f"| {p:,.0f} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines + ["", END])
+    return "\n".join(lines + ["", END])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", metavar="MD", help="replace the tables in this Markdown file")
+    args = parser.parse_args(argv)
+    text = markdown()
     print(text)
     if args.write:
         write_section(args.write, text, BEGIN, END)
