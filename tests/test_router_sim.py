@@ -6,29 +6,57 @@ from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.flows.verilog import router_top, write_verilog
 from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
 
-# colors x depth sweep; 12,000 random wavelets per set, 108,000 in all, plus directed tests.
-# The 24-color builds take longest, so they go first for pytest-xdist to overlap them.
+TB = "wafer_engine.tb.router.test_router"
+#: The cocotb test that needs two colors: with one there is no other color to block.
+STALLED = "stalled_color_does_not_block"
+
+# colors x depth sweep; 12,000 random wavelets per set, plus directed tests. `make test` runs
+# the corners (1 and 24 colors, depth 1 and 2: one color, the most colors, the shallowest and
+# the first deeper buffer); the 4-color sets and depth 4, the same logic at other sizes, run
+# in `make regress`. The 24-color builds take longest, so they go first for pytest-xdist to
+# overlap them.
 SWEEP = [(colors, depth) for colors in (24, 4, 1) for depth in (1, 2, 4)]
+CORNERS = {(24, 1), (24, 2), (1, 1), (1, 2)}
 
 
-@pytest.mark.parametrize("colors,depth", SWEEP, ids=[f"c{c}-d{d}" for c, d in SWEEP])
+def _sweep(skip_one_color=False):
+    params = []
+    for colors, depth in SWEEP:
+        marks = [] if (colors, depth) in CORNERS else [pytest.mark.regress]
+        if skip_one_color and colors < 2:
+            marks.append(pytest.mark.skip(reason=f"{STALLED} needs two colors, this router "
+                                                 f"has {colors}"))
+        params.append(pytest.param(colors, depth, id=f"c{colors}-d{depth}", marks=marks))
+    return params
+
+
+def run_router(colors, depth, **kwargs):
+    """Run the router testbench on the Verilog of ``colors`` x ``depth``, one build per set."""
+    return run_cocotb(unit="router", config_name=f"c{colors}_d{depth}",
+                      verilog_path=lambda folder: write_verilog(
+                          *router_top(ArrayParams.build(colors=colors, depth=depth)), folder),
+                      toplevel="router", test_module=TB, **kwargs)
+
+
+@pytest.mark.parametrize("colors,depth", _sweep())
 def test_router(colors, depth):
-    config = f"c{colors}_d{depth}"
-    verilog = write_verilog(*router_top(ArrayParams.build(colors=colors, depth=depth)), sim_dir("router", config))
-    run_cocotb(unit="router", config_name=config, verilog_path=verilog, toplevel="router",
-               test_module="wafer_engine.tb.router.test_router",
+    run_router(colors, depth, leave_out=STALLED,
                params={"colors": colors, "depth": depth, "seed": colors * 10 + depth,
                        "random_wavelets": 12_000})
 
 
+@pytest.mark.parametrize("colors,depth", _sweep(skip_one_color=True))
+def test_stalled_color_does_not_block(colors, depth):
+    run_router(colors, depth, testcase=STALLED,
+               params={"colors": colors, "depth": depth, "seed": colors * 10 + depth})
+
+
 def test_lockstep_check_catches_a_mismatch():
-    """The testbench is not vacuous: RTL built with depth 4 but modelled with depth 2 fails."""
-    config = "mutant_depth"
-    verilog = write_verilog(*router_top(ArrayParams.build(colors=1, depth=4)), sim_dir("router", config))
+    """The testbench is not vacuous: RTL built with depth 2 but modelled with depth 1 fails.
+    It shares test_router[c1-d2]'s build."""
     with pytest.raises(AssertionError, match=r"input ready \[.*\] != model"):
-        run_cocotb(unit="router", config_name=config, verilog_path=verilog, toplevel="router",
-                   test_module="wafer_engine.tb.router.test_router", testcase="random_traffic",
-                   params={"colors": 1, "depth": 2, "seed": 5, "random_wavelets": 400})
+        run_router(1, 2, testcase="random_traffic",
+                   params={"colors": 1, "depth": 1, "seed": 5, "random_wavelets": 400})
 
 
 def test_waves_written_where_documented():
@@ -38,7 +66,7 @@ def test_waves_written_where_documented():
     (folder / "dump.vcd").unlink(missing_ok=True)
     verilog = write_verilog(*router_top(ArrayParams.build(colors=1, depth=2)), folder)
     run_cocotb(unit="router", config_name=config, verilog_path=verilog, toplevel="router",
-               test_module="wafer_engine.tb.router.test_router", testcase="hop_latency", waves=True,
+               test_module=TB, testcase="hop_latency", waves=True,
                params={"colors": 1, "depth": 2})
     vcd = (folder / "dump.vcd").read_text()
     assert "$var" in vcd and "o__1__valid" in vcd

@@ -7,15 +7,15 @@ import pytest
 from wafer_engine.fabric.model.uart_model import UartDecoder, character_bits, decode_line, tx_waveform
 from wafer_engine.sw.flows.verilog import write_verilog
 from wafer_engine.rtl.uart import UartRx, UartTx, divisor_for
-from wafer_engine.sw.sim.runner import run_cocotb, sim_dir
+from wafer_engine.sw.sim.runner import run_cocotb
 from wafer_engine.rtl.harness.uart_pair import UartPair
 
 
 @pytest.mark.parametrize("divisor", [4, 7])
 def test_uart_rtl(divisor):
-    config = f"d{divisor}"
-    verilog = write_verilog(UartPair(divisor), "uart", sim_dir("uart", config))
-    run_cocotb(unit="uart", config_name=config, verilog_path=verilog, toplevel="uart",
+    run_cocotb(unit="uart", config_name=f"d{divisor}",
+               verilog_path=lambda folder: write_verilog(UartPair(divisor), "uart", folder),
+               toplevel="uart",
                test_module="wafer_engine.tb.uart.test_uart", params={"divisor": divisor, "seed": divisor})
 
 
