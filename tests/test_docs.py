@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.sim.verilator import WAIVERS
 from wafer_engine.tb.bench import fast_models, host, large, scale, waivers
 
@@ -142,8 +143,8 @@ def test_error_cases_are_the_tests_own():
     assert fast_models.GEMV_CASES == gemv_test.GEMV_CASES
     assert fast_models.GEMM_CASES == gemv_test.GEMM_CASES
     assert fast_models.TRAIN_CASES == model_test.CASES
-    assert fast_models.REGRESSION_PE == gemv_test.PE
-    assert fast_models.TRAIN_PE == model_test.PE
+    assert ArrayParams.build(**fast_models.REGRESSION_PE) == ArrayParams.build(**gemv_test.PE)
+    assert fast_models.TRAIN_ARRAY.pe == ArrayParams.build(**model_test.PE).pe
 
 
 def test_training_step_rows_match_the_cycle_model():
@@ -268,7 +269,7 @@ def test_test_count_check_catches_a_stale_count():
     counts = _counts()
     text = _text("docs/fpga.md")
     claimed = next(c for c, files in count_claims(text) if files == ["tests/test_fpga_synth.py"])
-    mutated = text.replace(f"({claimed} tests, one 1x1", "(11 tests, one 1x1")
+    mutated = text.replace(f"({claimed} tests: arguments", "(11 tests: arguments")
     assert count_problems(text, counts) == []
     assert len(count_problems(mutated, counts)) == (claimed != 11)
 
@@ -408,7 +409,7 @@ def test_a_mutated_copy_of_the_docs_fails(tmp_path, fast_rows, error_summary,
         "docs/results.md": ("| GEMM A | 4x4 | fast | 0.90 | 1874 |",
                             "| GEMM A | 4x4 | fast | 0.90 | 1864 |"),
         "docs/training.md": ("at most 1.39 % off", "at most 2.6 % off"),
-        "docs/fpga.md": ("(17 tests, one 1x1", "(11 tests, one 1x1"),
+        "docs/fpga.md": ("(16 tests: arguments", "(11 tests: arguments"),
         "docs/workloads.md": ("(`.venv/bin/python -m wafer_engine.tb.bench.fast_models`",
                               "(the brief; `.venv/bin/python -m wafer_engine.tb.bench.fast_model`"),
         "docs/architecture.md": ("| `UNOPTFLAT` |", "| `UNOPT` |"),

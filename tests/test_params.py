@@ -68,7 +68,8 @@ def _source_files():
 def test_each_default_is_written_once(name, default):
     """``name=default`` (or ``name: int = ...(default``) appears in the source only where the
     parameter object defines it."""
-    pattern = re.compile(rf"\b{name}\b\s*(?::\s*int\s*)?=\s*(?:_param\()?{default}\b")
+    pattern = re.compile(rf"\b{name}\b\s*(?::\s*int\s*)?=\s*(?:_param\()?{default}\b"
+                         rf"|get\(['\"]{name}['\"],\s*{default}\)")
     sites = [f"{path.relative_to(ROOT)}:{n}" for path in _source_files()
              for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
     assert [s.split(":")[0] for s in sites] == ["rtl/params.py"], sites

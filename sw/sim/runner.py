@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import get_runner
 
+from wafer_engine.sw.progress import Progress
 from wafer_engine.sw.sim.verilator import BUILD_DIR, WAIVERS, install_launcher, verilator_root
 
 __all__ = ["run_cocotb", "build", "sim_dir"]
@@ -102,7 +103,8 @@ def run_cocotb(*, unit, config_name, verilog_path, toplevel, test_module, params
     return results
 
 
-def build(*, unit, config_name, verilog_path, toplevel, waves=False, optimize=False):
+def build(*, unit, config_name, verilog_path, toplevel, waves=False, optimize=False,
+          progress=None):
     """Build ``verilog_path`` with Verilator into ``sim_dir(unit, config_name)``; see
     :func:`run_cocotb` for ``verilog_path`` and ``optimize``. Returns ``(runner, build_dir)``.
 
@@ -115,6 +117,9 @@ def build(*, unit, config_name, verilog_path, toplevel, waves=False, optimize=Fa
     comes second waits and reuses the build. The Verilator runtime (``verilated*.o``), the
     same for every design, is compiled once per set of options and linked from
     ``sim/.runtime/`` in the build folder.
+
+    ``progress`` (default: lines on stderr) is told which build starts, for which design and
+    parameters, where it is cached, and how long it took, or that the cached one is reused.
     """
     install_launcher()
     build_dir = sim_dir(unit, config_name)
@@ -130,7 +135,10 @@ def build(*, unit, config_name, verilog_path, toplevel, waves=False, optimize=Fa
                 "waves": bool(waves), "optimize": bool(optimize), "build_args": build_args,
                 "tools": _tools()}
         have = _read_stamp(stamp)
+        progress = Progress() if progress is None else progress
+        what = f"Verilator build of {unit} {config_name} (top {toplevel})"
         if have == want and all((build_dir / f).exists() for f in (toplevel, "Vtop.mk")):
+            progress.line(f"{what}: cached in {build_dir}, unchanged")
             return runner, build_dir
         stamp.unlink(missing_ok=True)
         if have is None or any(have.get(k) != want[k] for k in want if k != "verilog"):
@@ -144,7 +152,8 @@ def build(*, unit, config_name, verilog_path, toplevel, waves=False, optimize=Fa
             extra.append(f"VM_GLOBAL_FAST= VM_GLOBAL_SLOW= LIBS=@{runtime / 'link.rsp'}")
         os.environ["MAKEFLAGS"] = " ".join([makeflags, *extra]).strip()
         try:
-            _build(runner, verilog_path, toplevel, build_dir, waves, build_args)
+            with progress.stage(f"{what} in {build_dir}"):
+                _build(runner, verilog_path, toplevel, build_dir, waves, build_args)
         finally:
             os.environ["MAKEFLAGS"] = makeflags
         _keep_runtime(build_dir, runtime)

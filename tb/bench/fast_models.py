@@ -18,6 +18,7 @@ from wafer_engine.fabric.workloads.gemm import gemm_program
 from wafer_engine.fabric.workloads.wgrad import wgrad_program
 from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.backends.run import run_workload
+from wafer_engine.sw.training.job import TRAIN_ARRAY
 
 __all__ = ["GEMV_CASES", "GEMM_CASES", "TRAIN_CASES", "gemv_errors", "gemm_errors",
            "train_errors", "summary"]
@@ -25,9 +26,7 @@ __all__ = ["GEMV_CASES", "GEMM_CASES", "TRAIN_CASES", "gemv_errors", "gemm_error
 COMMAND = ".venv/bin/python -m wafer_engine.tb.bench.fast_models"
 
 #: The PE of the RTL regressions (tests/test_fast_gemv.py).
-REGRESSION_PE = dict(colors=3, mem_words=1024, acc_words=1024, max_len=512)
-#: The PE of tests/test_fast_model.py.
-TRAIN_PE = dict(colors=3, mem_words=4096, acc_words=1024, max_len=512)
+REGRESSION_PE = dict(colors=3, mem_words=1024, max_len=512)
 
 #: tests/test_fast_gemv.py: (rows, cols, M, N, density of x), each with and without ReLU.
 GEMV_CASES = [(1, 1, 3, 4, 1.0), (1, 1, 7, 9, 0.5), (2, 2, 5, 7, 1.0), (2, 2, 9, 8, 0.3),
@@ -80,7 +79,7 @@ def train_errors():
     """``(GEMM errors, weight-gradient errors)`` of the training backend's fast model."""
     gemm, grad = [], []
     for rows, cols, m, n, batch, density, relu in TRAIN_CASES:
-        params = ArrayParams.build(rows=rows, cols=cols, **TRAIN_PE)
+        params = TRAIN_ARRAY.replace(rows=rows, cols=cols)     # tests/test_fast_model.py's PE
         rng = np.random.default_rng(rows * 1000 + m * 10 + n)
         w = rng.standard_normal((m, n)) * (rng.random((m, n)) < density)
         x = np.maximum(rng.standard_normal((n, batch)), 0)
