@@ -27,14 +27,15 @@ def _error(capsys, argv):
 
 @pytest.mark.parametrize("argv,message", [
     (["synth", "--target", "virtex"],
-     "Target must be one of ecp5-85k, ecp5-25k, ice40-up5k, not 'virtex'"),
-    (["synth", "--board", "arty"], "Board must be one of ulx3s-85f, icebreaker, not 'arty'"),
+     "--target virtex: Target must be one of ecp5-85k, ecp5-25k, ice40-up5k, not 'virtex'"),
+    (["synth", "--board", "arty"],
+     "--board arty: Board must be one of ulx3s-85f, icebreaker, not 'arty'"),
     (["synth", "--rows", "0"], "--rows 0: Row count must be an integer between 1 and 1024, not 0"),
     (["synth", "--board", "icebreaker", "--cols", "-1"],
      "--cols -1: Column count must be an integer between 1 and 1024, not -1"),
     (["synth", "--colors", "25"],
      "--colors 25: Color count must be an integer between 1 and 24, not 25"),
-    (["synth", "--freq", "0"], "Timing goal must be a positive number of MHz, not 0.0"),
+    (["synth", "--freq", "0"], "--freq 0.0: Timing goal must be a positive number of MHz"),
     (["synth", "--mem-words", "0"],
      "--mem-words 0: Memory size (words) must be an integer between 1 and 65536, not 0"),
     (["synth", "--baud", "9600"], "--baud is for --board builds (a bare array has no UART)"),
@@ -42,10 +43,10 @@ def _error(capsys, argv):
     (["synth", "--board", "ulx3s-85f", "--baud", "3000000"],
      "Baud rate 3000000 is 4.2 % off at 25000000 Hz (divisor 8); the limit is 2 %"),
     (["synth", "--board", "icebreaker", "--baud", "0"],
-     "Baud rate must be a positive integer, not 0"),
+     "--baud 0: Baud rate must be an integer between 300 and 12000000, not 0"),
     (["synth", "--seed", "3"], "--seed is for --board builds"),
     (["synth", "--board", "ulx3s-85f", "--seed", "0"],
-     "Placement seed must be an integer between 1 and 2147483647, not 0"),
+     "--seed 0: Placement seed must be an integer between 1 and 2147483647, not 0"),
 ])
 def test_bad_arguments(capsys, argv, message):
     assert _error(capsys, argv) == f"wafer synth: error: {message}"

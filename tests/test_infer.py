@@ -11,7 +11,8 @@ from wafer_engine.fabric.workloads.error_bound import chain_additions, reference
 from wafer_engine.sw.backends.run import run_workload
 from wafer_engine.sw.cli.main import main
 from wafer_engine.sw.inference.run import host_forward, infer_mlp
-from wafer_engine.sw.inference.model import load_mlp
+from wafer_engine.sw.inference.model import load_input_stats, load_mlp
+from wafer_engine.sw.training.data import load_dataset
 from wafer_engine.sw.training.job import TRAIN_ARRAY, TrainOptions, build_trainer, run_training
 
 SAMPLES = 24
@@ -20,7 +21,8 @@ SAMPLES = 24
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A 64-16-10 MLP trained one epoch at 50 % sparsity, checkpointed; its trainer and the
-    first test samples."""
+    first test samples, standardised as training saw them (``x.npy`` holds them raw, as a
+    user gives them: ``wafer infer`` applies the checkpoint's statistics)."""
     folder = tmp_path_factory.mktemp("infer")
     opts = TrainOptions(hidden=(16,), epochs=1, sparsity=0.5, prune_epochs=0,
                         checkpoint=str(folder / "ckpt"))
@@ -28,7 +30,9 @@ def trained(tmp_path_factory):
     run_training(trainer, data, 1, checkpoint=opts.checkpoint, progress=False,
                  log=lambda text: None)
     x = data[2][:SAMPLES]
-    np.save(folder / "x.npy", x)
+    raw = load_dataset("digits")[2][:SAMPLES]
+    assert np.array_equal(load_input_stats(folder / "ckpt").apply(raw), x)
+    np.save(folder / "x.npy", raw)
     return folder, trainer, x
 
 
@@ -144,3 +148,22 @@ def test_cli_infer_corrupted_checkpoint(tmp_path, capsys, trained):
                         rf"Checkpoint {re.escape(str(ckpt))} is corrupted: SHA-256 [0-9a-f]{{16}}"
                         rf"\.\.\. does not match [0-9a-f]{{16}}\.\.\.\n", err)
     assert not (tmp_path / "p.npy").exists()
+
+
+def test_a_model_with_biases_infers_as_it_trained(tmp_path):
+    """Biases are the weights' last column, met by a constant-one input row: the fabric's
+    logits equal the training's forward pass bit for bit."""
+    opts = TrainOptions(dataset="iris", hidden=(8,), bias=True, epochs=1, sparsity=0.5,
+                        prune_epochs=0, batch=8, checkpoint=str(tmp_path / "ckpt"),
+                        array=TRAIN_ARRAY.replace(rows=1, cols=2))
+    trainer, data = build_trainer(opts)
+    run_training(trainer, data, 1, checkpoint=opts.checkpoint, progress=False,
+                 log=lambda text: None)
+    spec, weights, _ = load_mlp(tmp_path / "ckpt")
+    assert spec.bias == (True, True) and weights[0].shape == (8, 5)
+    x = data[2][:8]
+    result = infer_mlp(weights, x, opts.array, golden, bias=spec.bias)
+    logits = np.asarray(trainer.forward(np.ascontiguousarray(x.T))[-1], dtype=np.float32)
+    assert result.logits.tobytes() == logits.tobytes()
+    assert np.allclose(host_forward(weights, x, bias=spec.bias), result.logits, rtol=0,
+                       atol=0.05)

@@ -12,7 +12,7 @@ from wafer_engine.sw.cli.files import check_output, load_operand, save_npy
 from wafer_engine.sw.cli.linalg import backend_runner, check_distinct_files, plan_for
 from wafer_engine.sw.inference.run import infer_mlp
 from wafer_engine.sw.passes.plan import plan_gemm
-from wafer_engine.sw.inference.model import load_mlp
+from wafer_engine.sw.inference.model import load_input_stats, load_mlp
 from wafer_engine.sw.training.data import DATASETS, load_dataset
 from wafer_engine.sw.training.job import TRAIN_ARRAY
 
@@ -65,13 +65,17 @@ def run(args):
         check_distinct_files(("--out", out), inputs)
     try:
         spec, weights, meta = load_mlp(args.checkpoint)
+        stats = load_input_stats(args.checkpoint)
     except ValueError as exc:
         raise ValueError(f"--checkpoint {args.checkpoint!r}: {exc}") from None
     x, labels = _samples(args, spec.inputs)
-    for m, n in spec.shapes:       # every layer's passes, before anything runs
+    if stats is not None:
+        # The model was trained on standardised inputs: give it the same transform.
+        x = stats.apply(x)
+    for m, n in spec.stored_shapes:       # every layer's passes, before anything runs
         plan_for(plan_gemm, params, len(x), n, m, shrink=True)
     with ExitStack() as stack:
-        result = infer_mlp(weights, x, params, backend_runner(args, stack))
+        result = infer_mlp(weights, x, params, backend_runner(args, stack), bias=spec.bias)
     if args.out is not None:
         save_npy(args.out, result.predictions.astype(np.int64))
     summary = {"backend": args.backend, "model": spec.signature, "samples": int(len(x)),

@@ -7,24 +7,28 @@ from pathlib import Path
 
 import numpy as np
 
-from wafer_engine.sw.training.checkpoint import POINTER, load_checkpoint
-from wafer_engine.sw.training.mlp import from_sizes
+from wafer_engine.sw.training.checkpoint import POINTER, load_checkpoint, read_checkpoint
+from wafer_engine.sw.training.mlp import MlpSpec
 from wafer_engine.sw.training.optim import make_optimizer
+from wafer_engine.sw.training.standardize import STATS_ARRAYS, Standardizer
 from wafer_engine.sw.training.weight_store import WeightStore
 
-__all__ = ["load_mlp"]
+__all__ = ["load_mlp", "load_input_stats"]
 
 _PREFIX = "mlp:"
 
 
 def _spec_of(signature):
-    """The :class:`~wafer_engine.sw.training.mlp.MlpSpec` of ``"mlp:64x64,10x64"``."""
+    """The :class:`~wafer_engine.sw.training.mlp.MlpSpec` of ``"mlp:64x64+b,10x64"`` (``+b``:
+    the layer has a bias)."""
     try:
         if not signature.startswith(_PREFIX):
             raise ValueError
-        shapes = [tuple(int(v) for v in layer.split("x"))
-                  for layer in signature[len(_PREFIX):].split(",")]
-        spec = from_sizes([shapes[0][1]] + [m for m, _ in shapes])
+        layers = signature[len(_PREFIX):].split(",")
+        bias = tuple(layer.endswith("+b") for layer in layers)
+        shapes = tuple(tuple(int(v) for v in layer.removesuffix("+b").split("x"))
+                       for layer in layers)
+        spec = MlpSpec(shapes, bias=bias)
     except (ValueError, TypeError, AttributeError, IndexError):
         raise ValueError(f"Its model signature {signature!r} is not an MLP's") from None
     if spec.signature != signature:
@@ -35,7 +39,8 @@ def _spec_of(signature):
 def load_mlp(directory):
     """``(spec, weights, meta)`` of the newest checkpoint in ``directory``: the
     :class:`~wafer_engine.sw.training.mlp.MlpSpec`, the layers' float32 weights (zero off
-    their masks, as trained) and the checkpoint's metadata. Raises ``ValueError`` if there is
+    their masks, as trained; a layer with a bias has it as its last column) and the
+    checkpoint's metadata. Raises ``ValueError`` if there is
     no checkpoint, or it is corrupted or not an MLP's."""
     directory = Path(directory)
     if not directory.is_dir():
@@ -50,7 +55,17 @@ def load_mlp(directory):
         raise ValueError(f"Checkpoint pointer {POINTER} is corrupted: {exc}") from None
     spec = _spec_of(signature)
     names = make_optimizer(optimizer).state_names
-    store = WeightStore(spec, [np.zeros(shape, np.float32) for shape in spec.shapes], 0.0,
-                        names)
+    store = WeightStore(spec, [np.zeros(shape, np.float32) for shape in spec.stored_shapes],
+                        0.0, names)
     meta = load_checkpoint(directory, store)
     return spec, [np.array(w, dtype=np.float32) for w in store.weights], meta
+
+
+def load_input_stats(directory):
+    """The :class:`~wafer_engine.sw.training.standardize.Standardizer` saved with the newest
+    checkpoint in ``directory`` (the training split's statistics, which every input of the
+    model goes through), or ``None`` for a checkpoint that holds none."""
+    _, arrays = read_checkpoint(directory)
+    if not all(name in arrays for name in STATS_ARRAYS):
+        return None
+    return Standardizer(*(arrays[name] for name in STATS_ARRAYS))

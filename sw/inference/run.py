@@ -63,22 +63,29 @@ def _dense_cycles(block, rows):
     return gemm_cycles(per_column, len(block.m), len(block.batch), p.rows)
 
 
-def infer_mlp(weights, samples, params, run):
-    """Run the MLP ``weights`` (one M x N float matrix per layer; ReLU after all but the last)
-    on ``samples`` (S x features) on the array ``params`` (an
-    :class:`~wafer_engine.rtl.params.ArrayParams`); ``run(workload) -> RunResult`` runs one
-    pass on a backend. Returns an :class:`InferenceResult`. Raises ``ValueError`` for samples
-    of the wrong width and layers no pass can hold."""
+def _with_bias(h, bias):
+    """``h`` (S x features) with a column of ones when the layer has a bias: the bias is the
+    weights' last column, met by that constant input like any other weight."""
+    return np.concatenate([h, np.ones((h.shape[0], 1), h.dtype)], axis=1) if bias else h
+
+
+def infer_mlp(weights, samples, params, run, bias=None):
+    """Run the MLP ``weights`` (one M x N float matrix per layer; ReLU after all but the last;
+    ``bias[k]``: layer ``k``'s last column is its bias) on ``samples`` (S x features) on the
+    array ``params`` (an :class:`~wafer_engine.rtl.params.ArrayParams`); ``run(workload) ->
+    RunResult`` runs one pass on a backend. Returns an :class:`InferenceResult`. Raises
+    ``ValueError`` for samples of the wrong width and layers no pass can hold."""
+    bias = [False] * len(weights) if bias is None else list(bias)
     samples = np.asarray(samples, dtype=np.float64)
-    if samples.ndim != 2 or samples.shape[1] != weights[0].shape[1]:
-        raise ValueError(f"Samples must have shape (S, {weights[0].shape[1]}), not "
-                         f"{samples.shape}")
+    features = weights[0].shape[1] - int(bias[0])
+    if samples.ndim != 2 or samples.shape[1] != features:
+        raise ValueError(f"Samples must have shape (S, {features}), not {samples.shape}")
     plans = []
     count = samples.shape[0]
     for w in weights:
         m, n = w.shape
         plans.append(plan_gemm(count, n, m, params))     # checks every layer before any run
-    h = _fp16(samples)                                   # S x features: the streamed operand
+    h = _with_bias(_fp16(samples), bias[0])              # S x features: the streamed operand
     result = InferenceResult(None, None)
     last = len(weights) - 1
     for k, (w, plan) in enumerate(zip(weights, plans)):
@@ -94,20 +101,21 @@ def infer_mlp(weights, samples, params, run):
             "wavelets": sum(r.result.wavelets_in for r in runs),
             "activations": int(h.size), "zero_activations": zeros,
             "dense_cycles": sum(_dense_cycles(r.block, params.rows) for r in runs)})
-        h = yt
+        h = yt if k == last else _with_bias(yt, bias[k + 1])
     result.logits = h.T
     result.predictions = np.argmax(h, axis=1)
     return result
 
 
-def host_forward(weights, samples):
+def host_forward(weights, samples, bias=None):
     """The host's float64 evaluation with the fabric's roundings at the layer boundaries:
     operands rounded to fp16, each layer's output (ReLU'd but for the last) rounded to fp16.
     Returns the logits (classes x S, float64). Differs from the fabric only by its fp32 sums'
     rounding (docs/workloads.md: within the error bound)."""
+    bias = [False] * len(weights) if bias is None else list(bias)
     h = _fp16(np.asarray(samples, dtype=np.float64).T).astype(np.float64)
     for k, w in enumerate(weights):
-        z = _fp16(w).astype(np.float64) @ h
+        z = _fp16(w).astype(np.float64) @ _with_bias(h.T, bias[k]).T
         if k < len(weights) - 1:
             z = np.maximum(z, 0)
         h = _fp16(z).astype(np.float64)
