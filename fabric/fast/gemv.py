@@ -23,7 +23,8 @@ from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.fabric.fast.gemm import (ACC_SPACING, PE_LATENCY, FabricStats,
                                            chain_reduction_cycles)
 from wafer_engine.fabric.model.fp_model import fp16_mul, fp32_add, fp32_relu, fp32_to_fp16
-from wafer_engine.fabric.workloads.common import check_finite, split, to_fp16_bits
+from wafer_engine.fabric.workloads.common import split, to_fp16_bits
+from wafer_engine.fabric.workloads.gemv import check_gemv_operands
 
 __all__ = ["gemv_fast", "gemv_cycles"]
 
@@ -67,12 +68,7 @@ def gemv_fast(a, x, params=None, relu=False):
     """
     params = ArrayParams() if params is None else params
     rows, cols = params.rows, params.cols
-    a, x = np.asarray(a), np.asarray(x)
-    if a.ndim != 2 or x.ndim != 1 or a.shape[1] != x.shape[0]:
-        raise ValueError(f"Matrix of shape {a.shape} cannot multiply a vector of shape "
-                         f"{x.shape}")
-    check_finite("The matrix", a)
-    check_finite("The vector", x)
+    a, x = check_gemv_operands(a, x)
     m, n = a.shape
     _check_fit(m, n, params)
     a16, x16 = to_fp16_bits(a), to_fp16_bits(x)

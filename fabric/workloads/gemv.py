@@ -19,11 +19,23 @@ from wafer_engine.fabric.program.program import ArrayProgram, TileProgram
 from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.fabric.workloads.common import Workload, check_finite, split, to_fp16_bits
 
-__all__ = ["gemv_program", "collect_vector_fp32", "X_COLOR", "PARTIAL_COLORS"]
+__all__ = ["gemv_program", "check_gemv_operands", "collect_vector_fp32", "X_COLOR", "PARTIAL_COLORS"]
 
 #: Colors of the GEMV mapping: x down the columns, partial sums east (two, alternating, so a
 #: tile's incoming and outgoing partial sums never share a color).
 X_COLOR, PARTIAL_COLORS = 0, (1, 2)
+
+
+def check_gemv_operands(a, x):
+    """``(A, x)`` as float64 arrays, or ``ValueError`` for shapes that do not multiply and
+    non-finite values."""
+    a, x = np.asarray(a, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    if a.ndim != 2 or x.ndim != 1 or a.shape[1] != x.shape[0]:
+        raise ValueError(f"Matrix of shape {a.shape} cannot multiply a vector of shape "
+                         f"{x.shape}")
+    check_finite("The matrix", a)
+    check_finite("The vector", x)
+    return a, x
 
 
 def gemv_program(a, x, params=None, relu=False, fp32_out=False):
@@ -37,12 +49,7 @@ def gemv_program(a, x, params=None, relu=False, fp32_out=False):
     if relu and fp32_out:
         raise ValueError("ReLU applies to whole sums; fp32 partial sums leave without it")
     rows, cols = params.rows, params.cols
-    a, x = np.asarray(a, dtype=np.float64), np.asarray(x, dtype=np.float64)
-    if a.ndim != 2 or x.ndim != 1 or a.shape[1] != x.shape[0]:
-        raise ValueError(f"Matrix of shape {a.shape} cannot multiply a vector of shape "
-                         f"{x.shape}")
-    check_finite("The matrix", a)
-    check_finite("The vector", x)
+    a, x = check_gemv_operands(a, x)
     m, n = a.shape
     row_parts, col_parts = split(m, rows), split(n, cols)
     a16, x16 = to_fp16_bits(a), to_fp16_bits(x)
