@@ -23,13 +23,18 @@ def test_a_second_build_of_the_same_verilog_reuses_the_first(monkeypatch):
         raise AssertionError("rebuilt an unchanged configuration")
 
     monkeypatch.setattr(runner, "_build", no_rebuild)
+    monkeypatch.setattr(runner, "_REPORTED", set())
     out = io.StringIO()
     _, build_dir = runner.build(unit="uart", config_name="d4", verilog_path=verilog,
                                 toplevel="uart", progress=Progress(out))
     assert build_dir == folder
-    # The reuse is said, with where the build is cached.
+    # The reuse is said, with where the build is cached, once per process.
     assert out.getvalue().endswith(f"] Verilator build of uart d4 (top uart): cached in "
                                    f"{folder}, unchanged\n")
+    again = io.StringIO()
+    runner.build(unit="uart", config_name="d4", verilog_path=verilog, toplevel="uart",
+                 progress=Progress(again))
+    assert again.getvalue() == ""
 
 
 def test_a_build_says_what_it_builds_and_how_long_it_took(tmp_path, monkeypatch):

@@ -103,6 +103,10 @@ def run_cocotb(*, unit, config_name, verilog_path, toplevel, test_module, params
     return results
 
 
+#: Build folders whose reuse this process has already reported.
+_REPORTED = set()
+
+
 def build(*, unit, config_name, verilog_path, toplevel, waves=False, optimize=False,
           progress=None):
     """Build ``verilog_path`` with Verilator into ``sim_dir(unit, config_name)``; see
@@ -138,7 +142,9 @@ def build(*, unit, config_name, verilog_path, toplevel, waves=False, optimize=Fa
         progress = Progress() if progress is None else progress
         what = f"Verilator build of {unit} {config_name} (top {toplevel})"
         if have == want and all((build_dir / f).exists() for f in (toplevel, "Vtop.mk")):
-            progress.line(f"{what}: cached in {build_dir}, unchanged")
+            if build_dir not in _REPORTED:     # once per process, not once per run
+                progress.line(f"{what}: cached in {build_dir}, unchanged")
+                _REPORTED.add(build_dir)
             return runner, build_dir
         stamp.unlink(missing_ok=True)
         if have is None or any(have.get(k) != want[k] for k in want if k != "verilog"):
