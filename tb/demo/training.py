@@ -2,9 +2,9 @@
 
 1. The Verilog of the default 4x4 array (the training PE: 3 colors, 4096-word memory).
 2. Train the sparse MLP (64-64-10, 90 % of the weights zero) on scikit-learn's digits by weight
-   streaming on the golden model; the float64 reference trains alongside for the plot.
+   streaming on the fast functional model (bit-exact with the RTL); the float64 reference trains alongside for the plot.
 3. One training step on the RTL array (Verilator, cocotb, in lockstep with the cycle-exact
-   model) and the same step on the golden model: losses, gradients and updated weights must be
+   model) and the same step on the fast model: losses, gradients and updated weights must be
    bit-identical.
 4. A report (Markdown + PNG) in build/demo/.
 """
@@ -36,7 +36,7 @@ RTL_BATCH = 8
 
 
 def rtl_step(opts, data):
-    """One step from the same initial state on the RTL and the golden model, batch
+    """One step from the same initial state on the RTL and the fast model, batch
     ``opts.batch``; returns ``(identical, seconds, rtl cycles per pass)``."""
     x_train, y_train = data[0], data[1]
     idx = np.arange(opts.batch)
@@ -65,7 +65,7 @@ def main():
 
     print(f"\nTraining 64-{opts.hidden[0]}-10 on digits, {opts.sparsity:.0%} of weights zero "
           f"(magnitude pruning over {opts.prune_epochs} epochs), {opts.optimizer}, batch "
-          f"{opts.batch}, {opts.epochs} epochs, golden model of the {opts.array.rows}x{opts.array.cols} "
+          f"{opts.batch}, {opts.epochs} epochs, fast functional model of the {opts.array.rows}x{opts.array.cols} "
           f"fabric")
     start = time.perf_counter()
     trainer, data, result = _train(opts)
@@ -79,8 +79,8 @@ def main():
     print("\nOne training step on the RTL array (Verilator; builds the array the first time)")
     rtl_opts = TrainOptions(**{**opts.__dict__, "batch": RTL_BATCH})
     same, rtl_s, rtl_cycles = rtl_step(rtl_opts, data)
-    verdict = ("bit-identical to the golden model (loss, gradients, updated weights)" if same
-               else "MISMATCH between the RTL and the golden model")
+    verdict = ("bit-identical to the fast model (loss, gradients, updated weights)" if same
+               else "MISMATCH between the RTL and the fast model")
     print(f"RTL step: {verdict}; RTL cycles per pass {rtl_cycles}; {rtl_s:.0f} s")
 
     config = {"model": f"64-{opts.hidden[0]}-10 MLP, no bias, ReLU",
