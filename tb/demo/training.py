@@ -2,7 +2,8 @@
 
 1. The Verilog of the default 4x4 array (the training PE: 3 colors, 4096-word memory).
 2. Train the sparse MLP (64-64-10, 90 % of the weights zero) on scikit-learn's digits by weight
-   streaming on the fast functional model (bit-exact with the RTL); the float64 reference trains alongside for the plot.
+   streaming on the fast functional model (bit-exact with the RTL); the float64 reference
+   trains alongside for the plot.
 3. One training step on the RTL array (Verilator, cocotb, in lockstep with the cycle-exact
    model) and the same step on the fast model: losses, gradients and updated weights must be
    bit-identical.
@@ -65,8 +66,8 @@ def main():
 
     print(f"\nTraining 64-{opts.hidden[0]}-10 on digits, {opts.sparsity:.0%} of weights zero "
           f"(magnitude pruning over {opts.prune_epochs} epochs), {opts.optimizer}, batch "
-          f"{opts.batch}, {opts.epochs} epochs, fast functional model of the {opts.array.rows}x{opts.array.cols} "
-          f"fabric")
+          f"{opts.batch}, {opts.epochs} epochs, fast functional model of the "
+          f"{opts.array.rows}x{opts.array.cols} fabric")
     start = time.perf_counter()
     trainer, data, result = _train(opts)
     golden_s = time.perf_counter() - start
