@@ -177,3 +177,34 @@ def test_wafer_train_fabrics_errors(argv, message, capsys):
     status, captured = _wafer_train(argv, capsys)
     assert status == 2
     assert captured.err == f"wafer train: error: {message}\n"
+
+
+def _weights(folder):
+    import json
+    latest = json.loads((folder / "latest.json").read_text())
+    with np.load(folder / latest["file"]) as ckpt:
+        return {name: ckpt[name].copy() for name in ckpt.files if name.startswith("w")}
+
+
+def test_a_checkpoint_resumes_on_another_fabric_count(tmp_path, address, capsys):
+    """Two epochs on 2 fabrics, against one epoch on 2 fabrics resumed from its checkpoint
+    for the second on 1 (which runs only the second epoch's steps): the same weights, bit for
+    bit."""
+    import json
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    steps = []
+    for argv in (["--fabrics", "2", "--epochs", "2", "--checkpoint", str(whole)],
+                 ["--fabrics", "2", "--epochs", "1", "--checkpoint", str(split)],
+                 ["--fabrics", "1", "--epochs", "2", "--checkpoint", str(split)]):
+        status, captured = _wafer_train([*argv[:-2], "--scheduler", address, *argv[-2:]],
+                                        capsys)
+        assert status == 0, captured.err
+        result = json.loads(captured.out)
+        steps.append((result["steps"], result["resumed_after_epoch"]))
+    # The last run resumed after epoch 1 instead of starting again.
+    assert steps[0] == (2 * steps[1][0], None) and steps[1][1] is None
+    assert steps[2] == (steps[0][0], 1)
+    a, b = _weights(whole), _weights(split)
+    assert a.keys() == b.keys() and a
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name])
