@@ -112,11 +112,11 @@ def nextpnr_status(line, state):
     """The stage (``placement``, ``routing``, ``timing``) and a short status text for one
     line of a nextpnr log, or ``(None, None)``; ``state`` (a dict) carries what earlier lines
     told."""
-    if "Running main analytical placer" in line or "Running simulated annealing placer" in line \
-            or _PLACER.search(line) and state.get("stage") is None:
+    if "Running main analytical placer" in line or "Running simulated annealing placer" in line:
         state["stage"] = "placement"
     m = _PLACER.search(line)
     if m:
+        state["stage"] = "placement"
         return "placement", f"placement: iteration {m.group(1)}"
     if "Routing.." in line or "Running router2" in line or "Setting up routing queue" in line:
         state["stage"] = "routing"

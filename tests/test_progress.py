@@ -202,3 +202,10 @@ def test_interrupted_gemm_leaves_no_output(monkeypatch, tmp_path, capsys):
     assert main(["gemm", "--weights", str(w), "--inputs", str(x), "--out", str(out)]) == 130
     assert capsys.readouterr().err == "wafer gemm: interrupted\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.npy", "x.npy"]
+
+
+def test_synth_log_must_be_writable(tmp_path, capsys):
+    missing = tmp_path / "nowhere" / "synth.log"
+    assert main(["synth", "--target", "ecp5-85k", "--log", str(missing)]) == 2
+    assert capsys.readouterr().err == (f"wafer synth: error: --log {str(missing)!r}: the "
+                                       f"folder {str(missing.parent)!r} does not exist\n")

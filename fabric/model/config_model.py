@@ -5,7 +5,6 @@ model of a chain of nodes taking the records of
 from collections import deque
 
 from wafer_engine.rtl.config_chain import ITEM_WORDS, ConfigDest
-from wafer_engine.fabric.program.config_records import WORD_MASK
 
 __all__ = ["ConfigNodeModel", "ConfigChainModel", "run_chain"]
 

@@ -104,20 +104,25 @@ def load_operand(path, name, ndim):
 
 def check_output(path, name, suffix=".npy"):
     """``path`` as a :class:`~pathlib.Path` if a result can be written there: it ends in
-    ``suffix``, is not a folder, and its folder exists and is writable (folders are never
+    ``suffix`` (any name when ``suffix`` is None), is not a folder, and its folder exists and is writable (folders are never
     created). ``ValueError`` naming the flag and the value otherwise."""
     p = Path(path)
     shown = f"{name} {str(path)!r}"
-    if p.suffix != suffix:
+    if suffix is not None and p.suffix != suffix:
         raise ValueError(f"{shown}: must end in {suffix}")
     if p.is_dir():
         raise ValueError(f"{shown}: is a folder")
-    folder = p.parent
+    _check_writable(shown, p.parent)
+    return p
+
+
+def _check_writable(shown, folder):
+    """``ValueError`` (``shown``: the flag and its value) unless ``folder`` exists and a file
+    can be made in it."""
     if not folder.is_dir():
         raise ValueError(f"{shown}: the folder {str(folder)!r} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ValueError(f"{shown}: the folder {str(folder)!r} is not writable")
-    return p
 
 
 def check_output_folder(path, name):
@@ -128,11 +133,7 @@ def check_output_folder(path, name):
     shown = f"{name} {str(path)!r}"
     if p.exists() and not p.is_dir():
         raise ValueError(f"{shown}: is a file, not a folder")
-    writable = p if p.is_dir() else p.parent
-    if not writable.is_dir():
-        raise ValueError(f"{shown}: the folder {str(writable)!r} does not exist")
-    if not os.access(writable, os.W_OK | os.X_OK):
-        raise ValueError(f"{shown}: the folder {str(writable)!r} is not writable")
+    _check_writable(shown, p if p.is_dir() else p.parent)
     return p
 
 

@@ -70,16 +70,13 @@ def check_args(args):
     returns ``("board", spec, params)`` or ``("target", target, params)``. Raises
     ``ValueError`` naming the flag and its value."""
     from wafer_engine.rtl.checks import check_int
-    from wafer_engine.sw.cli.files import check_output_folder
+    from wafer_engine.sw.cli.files import check_output, check_output_folder
 
     _check_freq(args.freq)
     if args.output is not None:
         check_output_folder(args.output, "--output")
     if args.log is not None:
-        from pathlib import Path
-        folder = Path(args.log).resolve().parent
-        if not folder.is_dir():
-            raise ValueError(f"--log {args.log!r}: the folder {str(folder)!r} does not exist")
+        check_output(args.log, "--log", suffix=None)
     if args.board is not None:
         from wafer_engine.sw.flows.board_build import board
 

@@ -4,7 +4,7 @@ checkpoint every epoch, summarise the run (per-epoch loss and accuracy, fabric c
 sparsity speedup) and export the weights to PyTorch."""
 
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

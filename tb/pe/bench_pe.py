@@ -26,7 +26,6 @@ from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.tb.bench.results import record
 from wafer_engine.tb.pe.tb import PeTB
 from wafer_engine.tb.pe.workloads import random_fp16
-from wafer_engine.rtl.params import PeParams
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 PE = {k: PARAMS[k] for k in ("colors", "mem_words", "acc_words", "max_len", "in_depth",

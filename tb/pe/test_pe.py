@@ -22,7 +22,6 @@ from wafer_engine.rtl.pe.task import Command, Op, TaskEntry
 
 from wafer_engine.tb.pe.tb import PeTB
 from wafer_engine.tb.pe.workloads import axpy_problem, mac_problem, random_fp16, small_ints
-from wafer_engine.rtl.params import PeParams
 
 PARAMS = json.loads(os.environ.get("WAFER_TB_PARAMS", "{}"))
 PE = {k: PARAMS[k] for k in ("colors", "mem_words", "acc_words", "max_len", "in_depth",

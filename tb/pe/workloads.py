@@ -7,7 +7,6 @@ import numpy as np
 
 from wafer_engine.fabric.program.pe_task import PeProgram, Task
 from wafer_engine.fabric.model.wavelet import Wavelet
-from wafer_engine.rtl.params import PeParams
 
 __all__ = ["random_fp16", "sparse_fp16", "Problem", "axpy_problem", "mac_problem",
            "small_ints"]
