@@ -84,17 +84,17 @@ def test_gemv_fast_against_numpy():
 
 
 def test_gemv_cycles_dense_closed_form():
-    """Dense, L >= 5: each x_j costs L cycles in row 0; the reduction L + 16 per column."""
-    assert gemv_cycles([16, 16, 16, 16], 64, 4) == (15 * 16 + 16 + 13 + 4) + (16 + 64 + 3)
-    # Short blocks wait 5 cycles between AXPYs on the same accumulators, except after the last.
-    assert gemv_cycles([4], 3, 1) == (3 * 5 + 3 + 13 + 1) + (3 + 16)
+    """Dense, L >= 4: each x_j costs L cycles in row 0; the reduction L + 19 per column."""
+    assert gemv_cycles([16, 16, 16, 16], 64, 4) == (15 * 16 + 16 + 16 + 4) + (16 + 76 + 3)
+    # Short blocks wait 4 cycles between AXPYs on the same accumulators, except after the last.
+    assert gemv_cycles([4], 3, 1) == (3 * 4 + 3 + 16 + 1) + (3 + 19)
     # Nothing streamed: the drain alone.
-    assert gemv_cycles([0, 0], 8, 2) == 4 + 32 + 1
+    assert gemv_cycles([0, 0], 8, 2) == 4 + 38 + 1
     # The run ends with the last result sent: row 1's result 0 leaves one cycle after row 0's.
-    assert gemv_cycles([0, 0], 8, 2, last_sent=[0, 0]) == 2 + 32
-    assert gemv_cycles([0, 0], 8, 2, last_sent=[3, -1]) == 4 + 32
+    assert gemv_cycles([0, 0], 8, 2, last_sent=[0, 0]) == 2 + 38
+    assert gemv_cycles([0, 0], 8, 2, last_sent=[3, -1]) == 4 + 38
     # Nothing sent: quiet when row 1's last REDUCE leaves the pipeline.
-    assert gemv_cycles([0, 0], 8, 2, last_sent=[-1, -1]) == 1 + 4 - 2 + 32
+    assert gemv_cycles([0, 0], 8, 2, last_sent=[-1, -1]) == 1 + 4 - 2 + 38
 
 
 @pytest.mark.parametrize("kwargs,message", [

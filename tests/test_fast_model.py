@@ -119,8 +119,27 @@ def test_gemm_cycle_estimate_on_random_small_shapes(seed):
 
 
 def test_column_issue_cycles():
-    # L = 2: three weights of one row must start 5 cycles apart: 0, 5, 10, done at 12.
-    assert column_issue_cycles([0, 0, 0], 2) == 12
-    # Alternating rows: 0, 2 (row 1), 5 (row 0 again, spacing), 7: done at 9.
-    assert column_issue_cycles([0, 1, 0, 1], 2) == 9
+    # L = 2: three weights of one row must start 4 cycles apart: 0, 4, 8, done at 10.
+    assert column_issue_cycles([0, 0, 0], 2) == 10
+    # Alternating rows: 0, 2 (row 1), 4 (row 0 again, spacing), 6: done at 8.
+    assert column_issue_cycles([0, 1, 0, 1], 2) == 8
+    # L = 1: 0, 4, 8 for row 0, row 1 in between: 0, 1, 4, 5: done at 6.
+    assert column_issue_cycles([0, 1, 0, 1], 1) == 6
     assert column_issue_cycles([0, 0], 5) == 10 and column_issue_cycles([], 3) == 0
+
+
+@pytest.mark.parametrize("length", [1, 2, 5])
+def test_grad_issue_cycles_is_the_pe_model(length):
+    """grad_issue_cycles is exact: a GRAD stream of any count on the cycle-exact PE model
+    takes it plus a constant 17 cycles (decode, pipeline, output)."""
+    from wafer_engine.fabric.fast.gemm import grad_issue_cycles
+    from wafer_engine.fabric.model.pe_model import PeModel, simulate_pe
+    from wafer_engine.fabric.model.wavelet import Wavelet
+    from wafer_engine.fabric.program.pe_task import PeProgram, Task
+    program = PeProgram({0: Task("GRAD", len=length, mem_b=64, rows=4, cols=4, jbits=2)})
+    for count in range(1, 10):
+        model = PeModel(program.params)
+        for write in program.config_writes():
+            model.configure(*write)
+        cycles, _ = simulate_pe(model, [Wavelet.half(0, 0, k % 16) for k in range(count)])
+        assert cycles == grad_issue_cycles(count, length) + 17, count

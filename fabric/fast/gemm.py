@@ -29,19 +29,22 @@ from wafer_engine.fabric.workloads.wgrad import (check_wgrad_operands, grad_posi
                                                  reduce_partials)
 
 __all__ = ["FabricStats", "gemm_fast", "wgrad_fast", "gemm_cycles", "wgrad_cycles",
-           "column_issue_cycles", "chain_reduction_cycles", "PE_LATENCY", "ACC_SPACING"]
+           "column_issue_cycles", "grad_issue_cycles", "chain_reduction_cycles", "PE_LATENCY",
+           "ACC_SPACING"]
 
 #: A PE's fill and drain (input to output) in cycles, with the router hop to it (docs/pe.md).
-PE_LATENCY = 13
-#: Per column of a chain reduction: 14 cycles from a PE's input to its output, 2 router hops.
-_CHAIN_STEP = 16
-#: Accesses to one accumulator are at least this many cycles apart (no forwarding).
-ACC_SPACING = 5
+PE_LATENCY = 16
+#: Per column of a chain reduction: 17 cycles from a PE's input to its output, 2 router hops.
+_CHAIN_STEP = 19
+#: Accesses to one accumulator are at least this many cycles apart (the adder's latency: its
+#: result is forwarded to its input).
+ACC_SPACING = 4
 #: A zero result is neither queued nor routed out: the array goes quiet this many cycles
 #: before a sent result would have left.
 _UNSENT = 2
-#: A GRAD element issues every 4 cycles; the last one's waits are skipped.
-_GRAD_PERIOD = 4
+#: GRAD jobs of one color issue round-robin in groups of this many, one product per cycle; a
+#: job's elements are this many cycles apart (each add needs the previous sum).
+_GRAD_GROUP = 4
 
 
 @dataclass
@@ -117,16 +120,26 @@ def chain_reduction_cycles(results_per_row, cols, last_sent=None):
     return max(ends) + _CHAIN_STEP * cols
 
 
+def grad_issue_cycles(count, length):
+    """Cycles a PE issues for ``count`` GRAD wavelets of one color and ``length`` elements
+    each, back to back: groups of four jobs take ``4 L`` cycles, a last group of ``r < 4``
+    jobs ``4 (L - 1) + r``; one-element jobs simply follow each other."""
+    if length == 1:
+        return count
+    groups, rest = divmod(count, _GRAD_GROUP)
+    return groups * _GRAD_GROUP * length + (_GRAD_GROUP * (length - 1) + rest if rest else 0)
+
+
 def wgrad_cycles(positions_per_column, batch, rows):
-    """Estimated cycles of the weight gradient: one phase per column, each ``4 L - 2`` cycles
-    per position on the first row's PE, plus the PE latency and the hops east to the edge."""
+    """Estimated cycles of the weight gradient: one phase per column, each the first row's
+    PE's GRAD issue time (:func:`grad_issue_cycles`), plus the PE latency and the hops east
+    to the edge."""
     length = len(split(batch, rows)[0])
     cols = len(positions_per_column)
-    per_position = _GRAD_PERIOD * length - 2
     total = 0
     for c, count in enumerate(positions_per_column):
         if count:
-            total += count * per_position + PE_LATENCY + rows + (cols - c)
+            total += grad_issue_cycles(count, length) + PE_LATENCY + rows + (cols - c)
     return total
 
 

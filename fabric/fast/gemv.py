@@ -36,9 +36,9 @@ def gemv_cycles(nonzero_per_column, m, rows, last_sent=None):
     ``nonzero_per_column``: non-zero ``x_j`` streamed into each array column (0 or more);
     ``m``: output rows (>= 1); ``rows``: array rows. Row 0 owns the most output rows,
     ``L = ceil(m / rows)``, so its PEs set the pace of the stream phase: each ``x_j`` costs
-    ``max(L, 5)`` cycles there (every AXPY of a PE updates the same ``L`` accumulators), and the
+    ``max(L, 4)`` cycles there (every AXPY of a PE updates the same ``L`` accumulators), and the
     busiest column ends last, ``rows`` hops after its last wavelet entered, behind the PE's
-    13-cycle fill and drain. The reduction then takes ``L`` results per row through one chain
+    16-cycle fill and drain. The reduction then takes ``L`` results per row through one chain
     step per column, behind the drain command's hop down each row.
 
     ``last_sent``: per array row, the local index (``0 .. |I_r| - 1``) of its last non-zero

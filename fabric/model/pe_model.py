@@ -2,8 +2,9 @@
 
 Values: each wavelet is executed as a whole, in arrival order, with :mod:`wafer_engine.fabric.model.fp_model`
 (the RTL's issue stalls make its pipelined execution equal to that sequential semantics).
-Timing: :class:`PeModel` mirrors the RTL's control registers (input FIFO, decoded job D,
-sequencer J, the ten pipeline stages, output FIFO) so that, driven with the same stimulus,
+Timing: :class:`PeModel` mirrors the RTL's control registers (input FIFO, the decoder's
+stages F, P and X, sequencer J with its GRAD group, the eleven pipeline stages, output FIFO) so
+that, driven with the same stimulus,
 it accepts and emits the same wavelets in the same cycles; the values it emits come from
 the sequential execution done when a wavelet is decoded.
 """
@@ -27,11 +28,14 @@ _FIELDS = {name: (f.offset, (1 << f.width) - 1) for name, f in TaskEntry.as_shap
 #: element happens (mem read data, multiplier in, acc read, adder in, acc write, output push).
 #: Stated here, not read from the RTL, so that an RTL timing change shows up as a lock-step
 #: mismatch (tests/test_pe_model.py also compares it with ``wafer_engine.rtl.pe.PIPELINE``).
-TIMING = {"mem_data": 1, "mul_in": 1, "acc_read": 3, "add_in": 4, "acc_write": 8, "push": 10}
+TIMING = {"mem_data": 1, "mul_in": 2, "acc_read": 3, "add_in": 5, "acc_write": 9, "push": 11}
 _STAGES = TIMING["push"]
-_HAZARD = TIMING["acc_write"] - TIMING["acc_read"] - 1
-#: A GRAD element issues every Fp32Add.latency cycles (x read, w read + multiply, 2 waits).
-_GRAD_PERIOD = TIMING["acc_write"] - TIMING["add_in"]
+#: Issue waits while an element in S1..S3 writes the accumulator it reads; one in S4 or S5
+#: (the adder's latency ahead, or one more) has its sum forwarded from the adder's output or
+#: the stage after it, later ones have written when the reader reads.
+_HAZARD = TIMING["acc_write"] - TIMING["add_in"] - 1
+#: Up to this many GRAD jobs of one color issue their elements round-robin (the adder latency).
+_GROUP = TIMING["acc_write"] - TIMING["add_in"]
 
 
 class Decoded:
@@ -62,8 +66,8 @@ class _Task(NamedTuple):
 
 
 class _Record(NamedTuple):
-    """What an issued element still does in the pipeline: the accumulator it writes at S8
-    (or ``None``) and the wavelet it pushes at S10 (or ``None``, also for a dropped zero)."""
+    """What an issued element still does in the pipeline: the accumulator it writes at S9
+    (or ``None``) and the wavelet it pushes at S11 (or ``None``, also for a dropped zero)."""
     writes: object
     emit: object
 
@@ -78,6 +82,14 @@ class _Slot(NamedTuple):
 
 
 _GAP = _Slot(None, None, False)
+
+
+class _Job(NamedTuple):
+    """A decoded wavelet in X or J: its issue slots, whether it is a GRAD job (those of one
+    color form groups), and the color it arrived on."""
+    slots: list
+    grad: bool
+    source: int
 
 
 class PeModel:
@@ -103,9 +115,15 @@ class PeModel:
         self.no_task_seen = False
         # Timing state, register for register as in the RTL.
         self.in_fifo = deque()
-        self.d = None           # decoded job: a list of slots
-        self.j = None           # job being issued
+        self.f = None           # decoder stage F: a wavelet
+        self.p = None           # decoder stage P: a wavelet
+        self.x = None           # decoder stage X: a decoded _Job
+        self.j = None           # job being issued (a GRAD group's first job)
         self.j_pos = 0
+        self.dropped = None     # the counter of a drop that left P last cycle (counted now)
+        self.group = []         # GRAD: the jobs of the group, issued round-robin
+        self.slot = 0           # GRAD: slot of the round, 0.._GROUP-1
+        self.round = 0          # GRAD: element of every job issued in this round
         self.pipe = [None] * _STAGES    # pipe[s - 1]: record in stage Ss
         self.out_fifo = deque()
 
@@ -148,7 +166,8 @@ class PeModel:
     @property
     def busy(self):
         """Something is queued or in flight (the RTL's ``~idle``)."""
-        return bool(self.in_fifo or self.d is not None or self.j is not None
+        return bool(self.in_fifo or self.f is not None or self.p is not None
+                    or self.x is not None or self.j is not None or self.dropped is not None
                     or any(r is not None for r in self.pipe) or self.out_fifo)
 
     # -- functional -------------------------------------------------------------------------
@@ -215,15 +234,23 @@ class PeModel:
             return None
         return Wavelet.half(t.out_color, h, index & 0xFFFF)
 
-    def _execute(self, w):
-        """Decode and run ``w``: updates counters (decode-time ones) and state; returns the job
-        as a list of issue slots, or ``None`` if the wavelet was dropped."""
+    def _count_drop(self, counter):
+        self.counters[counter] += 1
+        self.no_task_seen |= counter == "no_task"
+
+    def _execute(self, w, defer=False):
+        """Decode and run ``w``: updates state and the drop counters (with ``defer``, the
+        drop's counter is only noted in ``dropped``, as the RTL counts it a cycle later);
+        returns the job (a :class:`_Job`), or ``None`` if the wavelet was dropped."""
         t = self._tasks[w.color]
         kind = self.decode(w)
         if kind != Decoded.JOB:
-            self.counters[{Decoded.SKIP: "zeros_skipped", Decoded.NO_TASK: "no_task",
-                           Decoded.ERROR: "errors"}[kind]] += 1
-            self.no_task_seen |= kind == Decoded.NO_TASK
+            counter = {Decoded.SKIP: "zeros_skipped", Decoded.NO_TASK: "no_task",
+                       Decoded.ERROR: "errors"}[kind]
+            if defer:
+                self.dropped = counter
+            else:
+                self._count_drop(counter)
             return None
         g = self._geometry(w, t)
         n = g["n"]
@@ -232,18 +259,19 @@ class PeModel:
         op = Op(t.op)
         if op == Op.STORE:
             self.mem[t.mem_a + w.index] = w.value
-            return [_GAP]
+            return _Job([_GAP], False, w.color)
         if op in (Op.AXPY, Op.MAC):
             a, m = g["acc"], g["mem_a"]
             product = fp16_mul(np.full(n, w.value, dtype=np.uint16), self.mem[m:m + n])
             self.acc[a:a + n] = fp32_add(product, self.acc[a:a + n])
-            return [_Slot(a + k, _Record(a + k, None), True) for k in range(n)]
+            return _Job([_Slot(a + k, _Record(a + k, None), True) for k in range(n)], False,
+                        w.color)
         if op == Op.REDUCE:
             k = self.reduce_k[w.color]
             s = fp32_add(np.uint32(w.payload), self.acc[t.acc + k])
             self.reduce_k[w.color] = 0 if k + 1 >= t.len else k + 1
             emit = self._output(t, s, t.index_base + k, t.sparse_out)
-            return [_Slot(t.acc + k, _Record(None, emit), False)]
+            return _Job([_Slot(t.acc + k, _Record(None, emit), False)], False, w.color)
         # GRAD: products in parallel, sums strictly in b order, starting from +0.
         x = self.mem[g["mem_b"]:g["mem_b"] + n]
         products = fp16_mul(x, self.mem[g["mem_a"]:g["mem_a"] + n])
@@ -251,14 +279,9 @@ class PeModel:
         for b in range(n):
             s = fp32_add(products[b], s)
         emit = self._output(t, s, 0, sparse=False)
-        slots = []
-        for b in range(n):
-            last = b == n - 1
-            slots.append(_Slot(None, _Record(None, None), False))             # read x
-            slots.append(_Slot(None, _Record(None, emit if last else None), True))  # w, FMAC
-            if not last:
-                slots += [_GAP] * (_GRAD_PERIOD - 2)
-        return slots
+        slots = [_Slot(None, _Record(None, emit if b == n - 1 else None), True)
+                 for b in range(n)]
+        return _Job(slots, True, w.color)
 
     def _control(self, w, t, n):
         cmd = w.payload & 0xF
@@ -274,7 +297,7 @@ class PeModel:
         if clear:
             self.acc[a:a + n] = 0
             self.reduce_k[w.color] = 0
-        return slots
+        return _Job(slots, False, w.color)
 
     def process(self, w):
         """Functional: run wavelet ``w`` to completion; returns the wavelets it emits.
@@ -282,11 +305,57 @@ class PeModel:
         Counts everything the RTL counts except ``busy_cycles``, ``idle_cycles``,
         ``wavelets_in`` and ``wavelets_out`` (timing and link events).
         """
-        slots = self._execute(w) or []
+        job = self._execute(w)
+        slots = job.slots if job else []
         self.counters["fmac_issues"] += sum(s.fmac for s in slots)
         return [s.record.emit for s in slots if s.record is not None and s.record.emit]
 
     # -- cycle-exact ------------------------------------------------------------------------
+
+    def _load(self, job):
+        """J takes ``job`` (or becomes empty)."""
+        self.j, self.j_pos = job, 0
+        self.group = [job] if job is not None and job.grad else []
+        self.slot = self.round = 0
+
+    def _issue(self):
+        """The sequencer's cycle (an enabled one): advances J's position (for a GRAD group
+        its slot, round and members) and counts the FMAC issue. Returns ``(record issued or
+        None, whether X's job joined the GRAD group)``; sets ``self._done`` when J's last
+        slot issues."""
+        self._done = False
+        j = self.j
+        if j is None:
+            return None, False
+        if not j.grad:
+            slot = j.slots[self.j_pos]
+            if slot.reads is not None and any(
+                    r is not None and r.writes == slot.reads for r in self.pipe[:_HAZARD]):
+                return None, False
+            self.counters["fmac_issues"] += slot.fmac
+            self.j_pos += 1
+            self._done = self.j_pos == len(j.slots)
+            return slot.record, False
+        # A GRAD group: slot k of round r issues element r of the group's job k.
+        count, n, x = len(j.slots), len(self.group), self.x
+        last = self.round == count - 1
+        join = (self.round == 0 and not last and self.slot == n and x is not None and x.grad
+                and x.source == j.source)
+        if join:
+            self.group.append(x)
+            slot = x.slots[0]
+        elif self.slot < n:
+            slot = self.group[self.slot].slots[self.round]
+        else:
+            slot = None
+        self._done = slot is not None and last and self.slot == n - 1
+        self.slot += 1
+        if self.slot == _GROUP:
+            self.slot, self.round = 0, self.round + 1
+        if slot is None:
+            return None, False
+        self.counters["fmac_issues"] += slot.fmac
+        return slot.record, join
 
     def step(self, offered=None, out_ready=0, cfg=None):
         """One clock cycle. ``offered``: the wavelet on the input link (or ``None``);
@@ -301,36 +370,38 @@ class PeModel:
         out = self.out_fifo[0] if self.out_fifo else None
         if out is not None and not (out_ready >> out.color) & 1:
             out = None
-        s10 = self.pipe[-1]
-        push = s10 is not None and s10.emit is not None
+        last = self.pipe[-1]
+        push = last is not None and last.emit is not None
         en = not (push and len(self.out_fifo) == p.out_depth)
+        if self.dropped is not None:
+            self._count_drop(self.dropped)
+            self.dropped = None
         if en:
-            issued, j_load = None, self.j is None
-            if self.j is not None:
-                slot = self.j[self.j_pos]
-                hazard = slot.reads is not None and any(
-                    r is not None and r.writes == slot.reads for r in self.pipe[:_HAZARD])
-                if not hazard:
-                    issued = slot.record
-                    c["fmac_issues"] += slot.fmac
-                    self.j_pos += 1
-                    j_load = self.j_pos == len(self.j)
-            new_d = None
-            if self.in_fifo:
-                head = self.in_fifo[0]
-                job = self.decode(head) == Decoded.JOB
-                if not job or self.d is None or j_load:
-                    self.in_fifo.popleft()
-                    new_d = self._execute(head)
+            issued, join = self._issue()
+            j_load = self.j is None or self._done
+            x_take = j_load or join
+            # The decoder: P moves on when X is free (a job fills X, a drop leaves it empty),
+            # F moves into a free P, the FIFO's head into a free F.
+            new_x, p_moves = None, False
+            if self.p is not None and (self.x is None or x_take):
+                new_x = self._execute(self.p, defer=True)
+                p_moves = True
+            p_free = self.p is None or p_moves
+            f_free = self.f is None or p_free
             # The clock edge.
             if push:
-                self.out_fifo.append(s10.emit)
+                self.out_fifo.append(last.emit)
             self.pipe = [issued] + self.pipe[:-1]
             if j_load:
-                self.j, self.j_pos = self.d, 0
-                self.d = None
-            if new_d is not None:
-                self.d = new_d
+                self._load(self.x)
+            if x_take:
+                self.x = None
+            if new_x is not None:
+                self.x = new_x
+            if p_free:
+                self.p = self.f
+            if f_free:
+                self.f = self.in_fifo.popleft() if self.in_fifo else None
         if out is not None:
             self.out_fifo.popleft()
             c["wavelets_out"] += 1

@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Const, EnableInserter, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from wafer_engine.rtl.fp.bits import leading_zeros
+from wafer_engine.rtl.fp.bits import leading_zeros, trailing_zeros
 
 __all__ = ["Fp32Add"]
 
@@ -31,9 +31,10 @@ class _Unpacked(data.Struct):
     sign: 1             # sign of x, hence of any nonzero sum
     sub: 1              # effective subtraction (operand signs differ)
     exp: 8              # biased exponent of x
-    shift: 8            # exp(x) - exp(y), 0..254
+    shift: 5            # min(exp(x) - exp(y), _WIDE): beyond that only sticky is left
     sig_x: 24           # 0 for a zero (or DAZ-flushed subnormal) operand
     sig_y: 24
+    tz_y: 5             # trailing zeros of sig_y (24 if zero)
 
 
 class _Sum(data.Struct):
@@ -114,6 +115,11 @@ class Fp32Add(wiring.Component):
         sig_b = Cat(Mux(eb == 0, 0, mb), eb != 0)
         # Magnitudes compare as integers once the flushed fractions are cleared.
         swap = Cat(sig_b[0:23], eb) > Cat(sig_a[0:23], ea)
+        # Both orders are prepared beside the compare, which then only selects: the shift
+        # capped at _WIDE, and the trailing zeros of y, from which the next stage finds the
+        # sticky bit beside (not after) its shifter.
+        shift_ab = Mux(ea - eb > _WIDE, _WIDE, ea - eb)[:5]       # x = a
+        shift_ba = Mux(eb - ea > _WIDE, _WIDE, eb - ea)[:5]       # x = b
         m.d.sync += [
             u.special.nan.eq(nan_a | nan_b | (inf_a & inf_b & (sa != sb))),
             u.special.inf.eq(inf_a | inf_b),
@@ -122,19 +128,22 @@ class Fp32Add(wiring.Component):
             u.sign.eq(Mux(swap, sb, sa)),
             u.sub.eq(sa ^ sb),
             u.exp.eq(Mux(swap, eb, ea)),
-            u.shift.eq(Mux(swap, eb - ea, ea - eb)),
+            u.shift.eq(Mux(swap, shift_ba, shift_ab)),
             u.sig_x.eq(Mux(swap, sig_b, sig_a)),
             u.sig_y.eq(Mux(swap, sig_a, sig_b)),
+            u.tz_y.eq(Mux(swap, trailing_zeros(sig_a), trailing_zeros(sig_b))),
         ]
         return u
 
     def _align_add(self, m, u):
         """Stage 2: align y to x keeping guard/round/sticky bits, then add or subtract."""
         s = Signal(_Sum)
-        # Shift amounts of _WIDE or more leave only sticky; cap there so no bit falls off the end.
-        shift = Mux(u.shift > _WIDE, _WIDE, u.shift)
-        wide = Cat(Const(0, _WIDE + _GRS), u.sig_y) >> shift
-        aligned_y = Cat(wide[_WIDE] | wide[0:_WIDE].any(), wide[_WIDE + 1:2 * _WIDE])
+        wide = Cat(Const(0, _WIDE + _GRS), u.sig_y) >> u.shift
+        # Sticky: the OR of y's bits 0 .. shift - _GRS (they land below the round bit), set
+        # when y is not zero and its trailing zeros are at most shift - _GRS. Worked out beside
+        # the shifter rather than as an OR of its outputs.
+        sticky = u.sig_y.any() & (u.tz_y + _GRS <= u.shift)
+        aligned_y = Cat(sticky, wide[_WIDE + 1:2 * _WIDE])
         aligned_x = Cat(Const(0, _GRS), u.sig_x)
         # |x| >= |y|, so the difference is never negative.
         m.d.sync += [

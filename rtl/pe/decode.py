@@ -1,131 +1,228 @@
-"""The PE's decoder: a wavelet and its color's task in, a resolved :class:`Job` out."""
+"""The PE's decoder: a three-stage pipeline from the input FIFO's head to a resolved
+:class:`Job` (see docs/pe.md, "Decode")."""
 
-from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from wafer_engine.rtl.wavelet import Wavelet
-from wafer_engine.rtl.pe.job import Decoded, Job
+from wafer_engine.rtl.wavelet import COLOR_BITS
+from wafer_engine.rtl.pe.job import Decoded, Fetched, Job
 from wafer_engine.rtl.params import PeParams
-from wafer_engine.rtl.pe.task import Command, Op, TaskEntry
+from wafer_engine.rtl.pe.task import Command, Op
 
-__all__ = ["Decoder"]
+__all__ = ["Decoder", "predecode"]
+
+
+def predecode(task, params):
+    """The :class:`~wafer_engine.rtl.pe.job.Predecoded` flags of task row ``task`` (a
+    ``TaskEntry`` view), as a value to store next to the row when it is written."""
+    p = params
+    op = task.op
+    return Cat(op == Op.NONE, op == Op.STORE, op == Op.AXPY, op == Op.MAC, op == Op.REDUCE,
+               op == Op.GRAD,
+               (task.len != 0) & (task.len <= p.max_len),
+               task.out_color < p.colors,
+               task.acc + task.len <= p.acc_words)
 
 
 class Decoder(wiring.Component):
-    """Combinational decode of one wavelet against its task (see docs/pe.md, "Decode").
+    """Decode of the wavelet at the head of the input FIFO against its color's task, in three
+    registered stages so that no path runs from the FIFO through the decode to the sequencer:
 
-    Resolves the index into addresses (``i = idx >> jbits``, ``j = idx & (2**jbits - 1)``,
-    row offsets ``row * len``) and checks every address the job will touch against the
-    physical memories, so the datapath never sees an address out of range. The order of the
-    checks is: no task, then errors, then zero skip.
+    - F (fetch): the head wavelet, its task row and the row's :class:`Predecoded` flags, and
+      the index split ``i = idx >> jbits``, ``j = idx & (2**jbits - 1)``;
+    - P (products): the row offsets ``row * len`` and the block ends ``base + len``;
+    - X (the decoded job): full-width address sums and range checks decide what the wavelet
+      is (drop kinds in the order no task, errors, zero skip). P moves on when X is empty or
+      its job is taken this cycle; a job then fills X, a drop leaves X empty (counted).
 
-    Parameters: the PE's :class:`wafer_engine.rtl.params.PeParams` (``colors``, ``mem_words``,
-    ``acc_words`` and ``max_len`` matter here).
+    Every stage moves only while ``en`` is 1. Each one takes a new wavelet in the cycle its
+    contents move on, so a stream of drops or of one-element jobs decodes at one wavelet per
+    cycle.
+
+    Parameters: the PE's :class:`wafer_engine.rtl.params.PeParams` (``colors``,
+    ``mem_words``, ``acc_words`` and ``max_len`` matter here).
 
     Attributes:
-        wavelet: In(Wavelet) -- the wavelet at the head of the input FIFO.
-        task: In(TaskEntry) -- the task table row of its color.
-        reduce_k: In(16) -- the REDUCE counter of its color.
-        kind: Out(Decoded) -- what to do with the wavelet.
-        job: Out(Job) -- the work, when ``kind == JOB``.
-        reduce_k_next: Out(16) -- the counter after this REDUCE (wraps at ``len``).
+        head: In(Fetched) -- the input FIFO's head wavelet with its color's row and flags.
+        head_valid: In(1) -- the input FIFO is not empty.
+        pop: Out(1) -- the head moves into F this cycle (read enable of the FIFO).
+        en: In(1) -- pipeline enable (the PE's output-stall signal).
+        take: In(1) -- the sequencer takes the job in X this cycle.
+        job: Out(Job) -- stage X.
+        job_valid: Out(1) -- X holds a job.
+        p_color: Out(COLOR_BITS) -- the color of the wavelet in P (to look up its counter).
+        reduce_k: In(16) -- the REDUCE counter of ``p_color``.
+        k_write: Out(1) -- the counter of ``p_color`` moves at the clock edge: to 0 if
+            ``k_clear``, else to ``k + 1``, back to 0 at ``len``.
+        k_clear: Out(1) -- the wavelet in P is a CLEAR (or DRAIN_CLEAR) command.
+        dropped: Out(1) -- the wavelet in P is dropped this cycle, as ``kind`` says.
+        kind: Out(Decoded) -- what the wavelet in P is.
+        busy: Out(1) -- F, P or X holds something.
     """
-
-    wavelet: In(Wavelet)
-    task: In(TaskEntry)
-    reduce_k: In(16)
-    kind: Out(Decoded)
-    job: Out(Job)
-    reduce_k_next: Out(16)
 
     def __init__(self, params=None):
         self._params = PeParams() if params is None else params
-        super().__init__()
+        super().__init__({
+            "head": In(Fetched),
+            "head_valid": In(1),
+            "pop": Out(1),
+            "en": In(1),
+            "take": In(1),
+            "job": Out(Job),
+            "job_valid": Out(1),
+            "p_color": Out(COLOR_BITS),
+            "reduce_k": In(16),
+            "k_write": Out(1),
+            "k_clear": Out(1),
+            "dropped": Out(1),
+            "kind": Out(Decoded),
+            "busy": Out(1),
+        })
 
     def elaborate(self, platform):
         m = Module()
         p = self._params
-        w, t, job = self.wavelet, self.task, self.job
-        value, idx = w.payload.half.value, w.payload.half.index
+        len_bits = p.max_len.bit_length()
+        row_bits = 16 + len_bits
+
+        # -- F: the fetched wavelet ---------------------------------------------------------
+        f, f_valid = Signal(Fetched, name="f"), Signal(name="f_valid")
+        fw, ft = f.wavelet, f.task
+        f_idx = fw.payload.half.index
         # Length bits beyond max_len never reach the arithmetic: such lengths are errors.
-        length = t.len[:p.max_len.bit_length()]
-        len_ok = (t.len != 0) & (t.len <= p.max_len)
-        i = idx >> t.jbits
-        j = idx & ~(Const(0xFFFF, 16) << t.jbits)[:16]
-        row = Mux(t.op == Op.AXPY, idx, j)
-        # Full-width sums: nothing wraps before the range checks.
-        mem_a_row = t.mem_a + row * length
-        mem_b_row = t.mem_b + i * length
-        acc_row = t.acc + Mux(t.op == Op.MAC, i * length, 0)
-        mem_a_ok = mem_a_row + length <= p.mem_words
-        mem_b_ok = mem_b_row + length <= p.mem_words
-        acc_ok = acc_row + length <= p.acc_words
-        store_addr = t.mem_a + idx
-        color_ok = t.out_color < p.colors
-        zero = value[:15] == 0
+        f_len = ft.len[:len_bits]
+        # The index split happens on the way into F, so that F's registers feed the
+        # multipliers directly.
+        h_idx, h_task = self.head.wavelet.payload.half.index, self.head.task
+        f_i = Signal(16)        # idx >> jbits
+        f_row = Signal(16)      # AXPY: idx; MAC, GRAD: j = idx & (2**jbits - 1)
+        f_cmd = fw.payload.data[:4]
+        f_drain = (f_cmd == Command.DRAIN) | (f_cmd == Command.DRAIN_CLEAR)
+        f_clear = (f_cmd == Command.CLEAR) | (f_cmd == Command.DRAIN_CLEAR)
 
-        cmd = w.payload.data[:4]
-        drain = (cmd == Command.DRAIN) | (cmd == Command.DRAIN_CLEAR)
-        clear = (cmd == Command.CLEAR) | (cmd == Command.DRAIN_CLEAR)
+        # -- P: products and block ends, registered ----------------------------------------
+        pf, p_valid = Signal(Fetched, name="p"), Signal(name="p_valid")
+        row_a = Signal(row_bits)        # AXPY: idx * len; MAC, GRAD: j * len
+        row_i = Signal(row_bits)        # MAC, GRAD: i * len
+        a_end = Signal(17)              # mem_a + len
+        b_end = Signal(17)              # mem_b + len
+        acc_end = Signal(17)            # acc + len
+        store_ok = Signal()             # mem_a + idx < mem_words
+        zero = Signal()                 # the value is +0 or -0
+        drain, clear = Signal(), Signal()
+        pw, pt, pre = pf.wavelet, pf.task, pf.pre
+        length = pt.len[:len_bits]
+
+        # -- X: sums, checks and the job, from P --------------------------------------------
+        mem_a_row = pt.mem_a + row_a
+        mem_b_row = pt.mem_b + row_i
+        acc_row = pt.acc + Mux(pre.mac, row_i, 0)
+        mem_a_ok = row_a + a_end <= p.mem_words
+        mem_b_ok = row_i + b_end <= p.mem_words
+        acc_ok = Mux(pre.mac, row_i + acc_end <= p.acc_words, pre.acc_ok)
         k = self.reduce_k
-        m.d.comb += self.reduce_k_next.eq(Mux(k + 1 >= t.len, 0, k + 1))
-
+        job = Signal(Job)
         m.d.comb += [
-            job.count.eq(t.len),
+            self.p_color.eq(pw.color),
+            job.count.eq(length),
             job.mem_a.eq(mem_a_row),
             job.mem_b.eq(mem_b_row),
             job.acc.eq(acc_row),
-            job.data.eq(value),
-            job.index.eq(t.index_base),
-            job.color.eq(t.out_color),
-            job.sparse.eq(t.sparse_out),
-            job.relu.eq(t.relu),
+            job.data.eq(pw.payload.half.value),
+            job.index.eq(pt.index_base),
+            job.color.eq(pt.out_color),
+            job.sparse.eq(pt.sparse_out),
+            job.relu.eq(pt.relu),
+            job.source.eq(pw.color),
         ]
-
-        ok = Signal()     # the wavelet's addresses, length and output color are usable
-        with m.If(t.op == Op.NONE):
-            m.d.comb += self.kind.eq(Decoded.NO_TASK)
-        with m.Elif(w.control):
-            m.d.comb += [
-                job.drain.eq(drain),
-                job.clear.eq(clear),
-                job.acc.eq(t.acc),
-            ]
-            m.d.comb += ok.eq(len_ok & (drain | clear) & (t.acc + length <= p.acc_words)
-                              & (color_ok | ~drain))
-            with m.If(ok):
-                m.d.comb += self.kind.eq(Decoded.JOB)
-            with m.Else():
-                m.d.comb += self.kind.eq(Decoded.ERROR)
+        ok = Signal()       # the wavelet's addresses, length and output color are usable
+        kind = self.kind
+        with m.If(pre.none):
+            m.d.comb += kind.eq(Decoded.NO_TASK)
+        with m.Elif(pw.control):
+            m.d.comb += [job.drain.eq(drain), job.clear.eq(clear), job.acc.eq(pt.acc)]
+            m.d.comb += ok.eq(pre.len_ok & (drain | clear) & pre.acc_ok
+                              & (pre.color_ok | ~drain))
+            m.d.comb += kind.eq(Mux(ok, Decoded.JOB, Decoded.ERROR))
         with m.Else():
-            with m.Switch(t.op):
-                with m.Case(Op.STORE):
-                    m.d.comb += [job.store.eq(1), job.count.eq(1), job.mem_a.eq(store_addr)]
-                    m.d.comb += ok.eq(store_addr < p.mem_words)
-                with m.Case(Op.AXPY, Op.MAC):
-                    m.d.comb += job.fmac.eq(1)
-                    m.d.comb += ok.eq(len_ok & mem_a_ok & acc_ok)
-                with m.Case(Op.REDUCE):
-                    m.d.comb += [
-                        job.reduce.eq(1),
-                        job.count.eq(1),
-                        job.acc.eq(t.acc + k),
-                        job.data.eq(w.payload.data),
-                        job.index.eq(t.index_base + k),
-                    ]
-                    m.d.comb += ok.eq(len_ok & acc_ok & color_ok)
-                with m.Case(Op.GRAD):
-                    # The output is one fp32 sum: always dense.
-                    m.d.comb += [job.grad.eq(1), job.sparse.eq(0)]
-                    m.d.comb += ok.eq(len_ok & mem_a_ok & mem_b_ok & color_ok)
-                with m.Default():
-                    m.d.comb += ok.eq(0)      # undefined op codes 6 and 7
-            skip = t.zero_skip & zero & ((t.op == Op.AXPY) | (t.op == Op.MAC))
+            with m.If(pre.store):
+                m.d.comb += [job.store.eq(1), job.count.eq(1),
+                             job.mem_a.eq(pt.mem_a + pw.payload.half.index)]
+                m.d.comb += ok.eq(store_ok)
+            with m.If(pre.axpy | pre.mac):
+                m.d.comb += job.fmac.eq(1)
+                m.d.comb += ok.eq(pre.len_ok & mem_a_ok & acc_ok)
+            with m.If(pre.reduce):
+                m.d.comb += [
+                    job.reduce.eq(1),
+                    job.count.eq(1),
+                    job.acc.eq(pt.acc + k),
+                    job.data.eq(pw.payload.data),
+                    job.index.eq(pt.index_base + k),
+                ]
+                m.d.comb += ok.eq(pre.len_ok & pre.acc_ok & pre.color_ok)
+            with m.If(pre.grad):
+                # The output is one fp32 sum: always dense.
+                m.d.comb += [job.grad.eq(1), job.sparse.eq(0)]
+                m.d.comb += ok.eq(pre.len_ok & mem_a_ok & mem_b_ok & pre.color_ok)
+            # Undefined op codes 6 and 7 set no flag: ok stays 0.
+            skip = pt.zero_skip & zero & (pre.axpy | pre.mac)
             with m.If(~ok):
-                m.d.comb += self.kind.eq(Decoded.ERROR)
+                m.d.comb += kind.eq(Decoded.ERROR)
             with m.Elif(skip):
-                m.d.comb += self.kind.eq(Decoded.SKIP)
+                m.d.comb += kind.eq(Decoded.SKIP)
             with m.Else():
-                m.d.comb += self.kind.eq(Decoded.JOB)
+                m.d.comb += kind.eq(Decoded.JOB)
+
+        # The REDUCE counter of P's color moves when P's job enters X. Whether it does only
+        # needs the predecoded flags (REDUCE and control wavelets need no address sum), so the
+        # counters stay off the range checks' paths.
+        reduce_ok = pre.reduce & pre.len_ok & pre.acc_ok & pre.color_ok
+        clear_ok = (~pre.none & clear & pre.len_ok & pre.acc_ok & (pre.color_ok | ~drain))
+        m.d.comb += self.k_clear.eq(pw.control)
+
+        # -- Stage movement -------------------------------------------------------------------
+        en = self.en
+        x_valid = self.job_valid
+        is_job = kind == Decoded.JOB
+        # P moves on when X is free, whatever it holds: the stage enables then do not wait for
+        # P's range checks, which only decide whether X holds a job afterwards.
+        x_free = ~x_valid | self.take
+        p_moves = p_valid & x_free
+        p_free = ~p_valid | p_moves
+        f_free = ~f_valid | p_free
+        m.d.comb += [
+            self.pop.eq(en & self.head_valid & f_free),
+            self.dropped.eq(en & p_moves & ~is_job),
+            self.k_write.eq(en & p_moves & Mux(pw.control, clear_ok, reduce_ok)),
+            self.busy.eq(f_valid | p_valid | x_valid),
+        ]
+        with m.If(en):
+            with m.If(self.take):
+                m.d.sync += x_valid.eq(0)
+            with m.If(p_moves):
+                m.d.sync += [self.job.eq(job), x_valid.eq(is_job)]
+            with m.If(p_free):
+                m.d.sync += [
+                    pf.eq(f),
+                    p_valid.eq(f_valid),
+                    row_a.eq(f_row * f_len),
+                    row_i.eq(f_i * f_len),
+                    a_end.eq(ft.mem_a + f_len),
+                    b_end.eq(ft.mem_b + f_len),
+                    acc_end.eq(ft.acc + f_len),
+                    store_ok.eq(ft.mem_a + f_idx < p.mem_words),
+                    zero.eq(fw.payload.half.value[:15] == 0),
+                    drain.eq(f_drain),
+                    clear.eq(f_clear),
+                ]
+            with m.If(f_free):
+                m.d.sync += [
+                    f.eq(self.head),
+                    f_valid.eq(self.head_valid),
+                    f_i.eq(h_idx >> h_task.jbits),
+                    f_row.eq(Mux(self.head.pre.axpy, h_idx,
+                                 h_idx & ~(Const(0xFFFF, 16) << h_task.jbits)[:16])),
+                ]
         return m

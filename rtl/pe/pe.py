@@ -9,42 +9,53 @@ from amaranth.lib.wiring import In, Out
 
 from wafer_engine.rtl.fp import Fp16Mul, Fp32Add, Fp32ToFp16, relu32
 from wafer_engine.rtl.wavelet import LinkSignature, Wavelet
-from wafer_engine.rtl.pe.decode import Decoder
-from wafer_engine.rtl.pe.job import Decoded, Element, Job
+from wafer_engine.rtl.pe.decode import Decoder, predecode
+from wafer_engine.rtl.pe.job import Decoded, Element, Job, Predecoded
 from wafer_engine.rtl.params import PeParams
 from wafer_engine.rtl.pe.ports import CountersSignature, PeConfigSignature, PeekSignature, Target
 from wafer_engine.rtl.pe.task import TaskEntry
 
 __all__ = ["Pe", "PIPELINE"]
 
-#: Pipeline stages after issue (S1..S10): where each step of an element happens, in cycles
-#: after its issue (S0). The fp units' latencies fix the distances between them.
+#: Pipeline stages after issue (S1..S11): where each step of an element happens, in cycles
+#: after its issue (S0). The block RAMs' read data is registered once before use (their
+#: clock-to-output time is most of a cycle); the fp units' latencies fix the other distances.
 PIPELINE = {
-    "mem_data": 1,                                  # mem read issued at S0
-    "mul_in": 1,
-    "acc_read": 1 + Fp16Mul.latency - 1,            # S3: data arrives with the product
-    "add_in": 1 + Fp16Mul.latency,                  # S4
-    "acc_write": 1 + Fp16Mul.latency + Fp32Add.latency,             # S8
-    "push": 1 + Fp16Mul.latency + Fp32Add.latency + Fp32ToFp16.latency,  # S10
+    "mem_data": 1,                                  # mem reads issued at S0, data at S1
+    "mul_in": 2,                                    # ... registered: multiplier input
+    "acc_read": 2 + Fp16Mul.latency - 2,            # S3: read, S4 data, S5 registered
+    "add_in": 2 + Fp16Mul.latency,                  # S5: acc data meets the product
+    "acc_write": 2 + Fp16Mul.latency + Fp32Add.latency,             # S9
+    "push": 2 + Fp16Mul.latency + Fp32Add.latency + Fp32ToFp16.latency,  # S11
 }
 _STAGES = PIPELINE["push"]
-#: Issue may not read an accumulator that an element in S1..S(_HAZARD) will still write: when
-#: the reader reaches S3 those are in S4..S7, before the write at S8 (the read port is
-#: transparent to the write port, so a write in S8 is seen by a read in S3).
-_HAZARD = PIPELINE["acc_write"] - PIPELINE["acc_read"] - 1
+#: Issue may not read an accumulator that an element in S1..S(_HAZARD) will still write.
+#: A writer Fp32Add.latency cycles ahead is at the adder's output (S9) when the reader is at
+#: its input (S5): its sum goes straight to the adder's input. One a cycle further ahead is
+#: at the adder's output when the reader's acc data is registered (S4): its sum replaces the
+#: data. Writers further ahead have written when the reader reads at S3 (the read port is
+#: transparent to the write port).
+_HAZARD = PIPELINE["acc_write"] - PIPELINE["add_in"] - 1
+#: A GRAD group: up to Fp32Add.latency jobs whose elements issue round-robin, so that each
+#: job's element meets its own previous running sum at the adder's output.
+_GROUP = Fp32Add.latency
 
 
 class Pe(wiring.Component):
     """A processing element with sparsity-aware dataflow triggering (see docs/pe.md).
 
     Wavelets from the router's RAMP output enter one input FIFO, in arrival order. The decoder
-    looks up the task of the head's color, resolves addresses and either drops the wavelet
-    (counted: zero skipped, no task, error) or hands a job to the sequencer, which issues one
-    element per cycle into a fixed 10-stage pipeline: mem read, fp16 x fp16 multiply, acc read,
-    fp32 add, acc write or output conversion, output FIFO. Issue stalls while it would read an
-    accumulator that an element in flight still has to write; the whole pipeline stalls only
-    when a result meets a full output FIFO. The next job's first element issues in the cycle
-    after the previous job's last one.
+    (three registered stages: fetch with the task row, products, job) resolves addresses and
+    either drops the wavelet (counted: zero skipped, no task, error) or hands a job to the
+    sequencer, which issues one element per cycle into a fixed 11-stage pipeline: mem reads,
+    fp16 x fp16 multiply, acc read, fp32 add, acc write or output conversion, output FIFO.
+    Sums an element needs before they are written (the adder's latency or one cycle more
+    ahead) are forwarded to the adder; issue stalls only for an accumulator written by one of
+    the three elements issued just before. Consecutive GRAD jobs of one color (up to the
+    adder's latency) issue their elements round-robin, so each job's running sum is at the
+    adder's output when its next element needs it. The whole pipeline stalls only when a
+    result meets a full output FIFO. The next job's first element issues in the cycle after
+    the previous job's last one.
 
     Parameters:
         params: a :class:`wafer_engine.rtl.params.PeParams` (default: the default PE): colors,
@@ -88,12 +99,16 @@ class Pe(wiring.Component):
         wavelet_bits = Wavelet.as_shape().size
 
         table = [Signal(TaskEntry, name=f"task_{c}") for c in range(p.colors)]
+        # Reset rows are NONE, and so are their flags.
+        pre = [Signal(Predecoded, name=f"pre_{c}", init={"none": 1}) for c in range(p.colors)]
         reduce_k = [Signal(16, name=f"reduce_k_{c}") for c in range(p.colors)]
 
-        # One read and one write port each: simple dual-port block RAMs.
+        # mem has two read ports (GRAD reads both operands of a product in one cycle) and one
+        # write port: two simple dual-port block RAMs holding the same data. acc has one each.
         m.submodules.mem = mem = Memory(shape=16, depth=p.mem_words, init=[])
         mem_wr = mem.write_port()
         mem_rd = mem.read_port()
+        mem_rd2 = mem.read_port()
         m.submodules.acc = acc = Memory(shape=32, depth=p.acc_words, init=[])
         acc_wr = acc.write_port()
         acc_rd = acc.read_port(transparent_for=[acc_wr])
@@ -118,101 +133,112 @@ class Pe(wiring.Component):
 
         # pipe[s - 1] holds the element in stage Ss.
         pipe = [Signal(Element, name=f"s{s}") for s in range(1, _STAGES + 1)]
-        s1, s3, s4, s8, s10 = (pipe[PIPELINE["mul_in"] - 1], pipe[PIPELINE["acc_read"] - 1],
-                               pipe[PIPELINE["add_in"] - 1], pipe[PIPELINE["acc_write"] - 1],
-                               pipe[-1])
+        s1, s_mul, s_acc, s_add, s_wr, s_push = (
+            pipe[0], pipe[PIPELINE["mul_in"] - 1], pipe[PIPELINE["acc_read"] - 1],
+            pipe[PIPELINE["add_in"] - 1], pipe[PIPELINE["acc_write"] - 1], pipe[-1])
+        s_data = pipe[PIPELINE["add_in"] - 2]        # acc data, registered into s_add
+        s_wr_in = pipe[PIPELINE["acc_write"] - 2]    # one stage before the acc write
 
         m.submodules.mul = mul = Fp16Mul()
         m.submodules.add = add = Fp32Add()
         m.submodules.to16 = to16 = Fp32ToFp16()
 
-        # The one global stall: a result in S10 that must go into a full output FIFO. Every
-        # register of the datapath (fp units and memory read ports included) holds meanwhile,
-        # so relative timing inside the pipeline never changes.
+        # The one global stall: a result in S11 that must go into a full output FIFO. Every
+        # register of the datapath (fp units and memory read ports included) and of the
+        # decoder holds meanwhile, so relative timing inside the pipeline never changes.
         half = to16.result
-        push = s10.out & (~s10.sparse | half[:15].any())
+        push = s_push.out & (~s_push.sparse | half[:15].any())
         en = Signal()
         m.d.comb += en.eq(~(push & ~out_fifo.w_rdy))
         result = Signal(Wavelet)
         m.d.comb += [
-            result.payload.data.eq(Mux(s10.sparse, Cat(half, s10.index), s10.data)),
-            result.color.eq(s10.color),
+            result.payload.data.eq(Mux(s_push.sparse, Cat(half, s_push.index), s_push.data)),
+            result.color.eq(s_push.color),
             out_fifo.w_data.eq(result),
             out_fifo.w_en.eq(push & en),
         ]
 
-        # Decode: the head wavelet against its color's task.
+        # Decode: the head wavelet with its color's row and predecoded flags, three stages.
         m.submodules.decode = dec = Decoder(p)
+        x, x_valid = dec.job, dec.job_valid
         m.d.comb += [
-            dec.wavelet.eq(head),
-            dec.task.eq(Array(t.as_value() for t in table)[head.color]),
-            dec.reduce_k.eq(Array(reduce_k)[head.color]),
+            dec.head.wavelet.eq(head),
+            dec.head.task.eq(Array(t.as_value() for t in table)[head.color]),
+            dec.head.pre.eq(Array(q.as_value() for q in pre)[head.color]),
+            dec.head_valid.eq(in_fifo.r_rdy),
+            in_fifo.r_en.eq(dec.pop),
+            dec.en.eq(en),
+            dec.reduce_k.eq(Array(reduce_k)[dec.p_color]),
         ]
+        # Each color's counter has its own incrementer: no color mux inside the counter's loop.
+        for c in range(p.colors):
+            k_inc = reduce_k[c] + 1
+            with m.If(dec.k_write & (dec.p_color == c)):
+                m.d.sync += reduce_k[c].eq(Mux(dec.k_clear | (k_inc >= table[c].len), 0, k_inc))
 
-        # Sequencer: job register J, fed by the decoded job register D.
-        d, d_valid = Signal(Job, name="d"), Signal(name="d_valid")
+        # Sequencer: job register J, fed by the decoder's X. Addresses, index and count
+        # advance with every issue, so issue compares and drives registers only.
         job, j_valid = Signal(Job, name="j"), Signal(name="j_valid")
-        e = Signal(16, name="element")
-        phase = Signal(2, name="grad_phase")    # GRAD: 0 = read x, 1 = read w and issue, 2-3 wait
-        grad_x = job.grad & (phase == 0)
-        grad_w = job.grad & (phase == 1)
-        last_e = e == job.count - 1
-        last = Mux(job.grad, grad_w & last_e, last_e)
-        acc_addr = (job.acc + e)[:16]
-        mem_addr = Mux(grad_x, job.mem_b + e, job.mem_a + e)[:16]
-        reads_acc = job.fmac | job.reduce | job.drain
-        hazard = reads_acc & Cat(st.writes_acc & (st.acc == acc_addr)
-                                 for st in pipe[:_HAZARD]).any()
+        last = job.count == 1
+        # GRAD group: slot 0..3 of a round; n jobs (1..4); round 0 while `first`. The ring
+        # ctx[0..3] holds each slot's (mem_a, mem_b): ctx[0] is J's own mem_a, mem_b and the
+        # ring turns every cycle, so the issuing slot is always ctx[0].
+        slot = Signal(range(_GROUP), name="grad_slot")
+        n = Signal(range(_GROUP + 1), name="grad_jobs")
+        first = Signal(name="grad_first")
+        ring = [Signal(32, name=f"grad_ctx{k}") for k in range(1, _GROUP)]
+        grad_slot = job.grad & (slot < n)
+        # A GRAD job of the same color in X joins the group at the next free slot of round 0
+        # (only if there are more rounds: one-element jobs simply follow each other).
+        join = (job.grad & first & ~last & (slot == n) & x_valid & x.grad
+                & (x.source == job.source))
+        hazard = ((job.fmac | job.reduce | job.drain)
+                  & Cat(st.writes_acc & (st.acc == job.acc) for st in pipe[:_HAZARD]).any())
         issue = Signal()
+        done = Signal()
         j_load = Signal()
         m.d.comb += [
-            issue.eq(en & j_valid & ~hazard),
-            j_load.eq(en & (~j_valid | (issue & last))),
+            issue.eq(en & j_valid & Mux(job.grad, grad_slot | join, ~hazard)),
+            done.eq(issue & last & (~job.grad | (slot == n - 1))),
+            j_load.eq(en & (~j_valid | done)),
+            dec.take.eq(j_load | (en & j_valid & join)),
         ]
-        with m.If(issue):
-            with m.If(last):
-                m.d.sync += [e.eq(0), phase.eq(0)]
-            with m.Elif(job.grad):
-                # GRAD issues one product every Fp32Add.latency cycles: each add needs the
-                # previous sum, which S8 forwards straight into S4.
-                m.d.sync += phase.eq(phase + 1)
-                with m.If(phase == 3):
-                    m.d.sync += e.eq(e + 1)
-            with m.Else():
-                m.d.sync += e.eq(e + 1)
+        src_a = Mux(join, x.mem_a, job.mem_a)
+        src_b = Mux(join, x.mem_b, job.mem_b)
+        with m.If(en & j_valid & job.grad):
+            m.d.sync += [
+                Cat(job.mem_a, job.mem_b).eq(ring[0]),
+                ring[-1].eq(Cat((src_a + 1)[:16], (src_b + 1)[:16])),
+                slot.eq(slot + 1),
+            ]
+            for k in range(len(ring) - 1):
+                m.d.sync += ring[k].eq(ring[k + 1])
+            with m.If(join):
+                m.d.sync += n.eq(n + 1)
+            with m.If(slot == _GROUP - 1):
+                m.d.sync += [job.count.eq(job.count - 1), first.eq(0)]
+        with m.Elif(issue):
+            m.d.sync += [
+                job.count.eq(job.count - 1),
+                job.mem_a.eq(job.mem_a + 1),
+                job.acc.eq(job.acc + 1),
+                job.index.eq(job.index + 1),
+            ]
         with m.If(j_load):
-            m.d.sync += [job.eq(d), j_valid.eq(d_valid)]
-
-        drop = dec.kind != Decoded.JOB
-        pop = Signal()
-        m.d.comb += [
-            pop.eq(en & in_fifo.r_rdy & (drop | ~d_valid | j_load)),
-            in_fifo.r_en.eq(pop),
-        ]
-        with m.If(j_load):
-            m.d.sync += d_valid.eq(0)
-        with m.If(pop & ~drop):
-            m.d.sync += [d.eq(dec.job), d_valid.eq(1)]
-            for c in range(p.colors):
-                with m.If(head.color == c):
-                    with m.If(dec.job.reduce):
-                        m.d.sync += reduce_k[c].eq(dec.reduce_k_next)
-                    with m.If(dec.job.clear):
-                        m.d.sync += reduce_k[c].eq(0)
+            m.d.sync += [job.eq(x), j_valid.eq(x_valid), slot.eq(0), n.eq(1), first.eq(1)]
 
         element = Signal(Element)
         m.d.comb += [
             element.fmac.eq(job.fmac),
-            element.grad_x.eq(grad_x),
-            element.grad_w.eq(grad_w),
+            element.grad.eq(job.grad),
             element.reduce.eq(job.reduce),
             element.drain.eq(job.drain),
             element.clear.eq(job.clear),
-            element.first.eq(e == 0),
-            element.last.eq(last_e),
-            element.acc.eq(acc_addr),
+            element.first.eq(first),
+            element.last.eq(last),
+            element.acc.eq(job.acc),
             element.data.eq(job.data),
-            element.index.eq(job.index + e),
+            element.index.eq(job.index),
             element.color.eq(job.color),
             element.sparse.eq(job.sparse),
             element.relu.eq(job.relu),
@@ -225,59 +251,94 @@ class Pe(wiring.Component):
             mem_wr.addr.eq(Mux(store, job.mem_a, cfg.addr)),
             mem_wr.data.eq(Mux(store, job.data[:16], cfg.data[:16])),
             mem_wr.en.eq(store | cfg_mem),
-            mem_rd.addr.eq(Mux(j_valid, mem_addr, peek.addr)),
+            mem_rd.addr.eq(Mux(j_valid, src_a, peek.addr)),
             mem_rd.en.eq(en),
+            mem_rd2.addr.eq(src_b),
+            mem_rd2.en.eq(en),
         ]
 
-        # S1: mem data -> multiplier (GRAD: the x latched one cycle earlier times w).
-        gx = Signal(16)
-        with m.If(en & s1.grad_x):
-            m.d.sync += gx.eq(mem_rd.data)
+        # S1: mem data, registered; S2: -> multiplier (GRAD: both operands from mem).
+        mem_q, mem_q2 = Signal(16), Signal(16)
+        with m.If(en):
+            m.d.sync += [mem_q.eq(mem_rd.data), mem_q2.eq(mem_rd2.data)]
         m.d.comb += [
-            mul.a.eq(Mux(s1.grad_w, gx, s1.data[:16])),
-            mul.b.eq(mem_rd.data),
-            mul.valid.eq(s1.fmac | s1.grad_w),
+            mul.a.eq(Mux(s_mul.grad, mem_q2, s_mul.data[:16])),
+            mul.b.eq(mem_q),
+            mul.valid.eq(s_mul.fmac | s_mul.grad),
             mul.en.eq(en),
         ]
 
-        # S3: accumulator read, so that the data meets the product in S4.
+        # S3: accumulator read; S4: data, registered, so that it meets the product in S5.
+        # The S4 -> S5 register takes the sum of an element one cycle further ahead (in S9,
+        # the adder output) when that one writes the accumulator read: it came too late for
+        # the read port.
+        acc_wr_data = Mux(s_wr.clear, 0, add.result)
+        acc_q = Signal(32)
+        # S5's adder input b is either acc_q or a sum at the adder's output (or +0): a GRAD
+        # element's running sum, or the accumulator the element in S9 writes. Both decided
+        # a stage early, so the mux before the adder has registered selects.
+        sum_sel, sum_zero = Signal(), Signal()
+        with m.If(en):
+            m.d.sync += [
+                acc_q.eq(Mux(s_data.fwd, acc_wr_data, acc_rd.data)),
+                sum_sel.eq(s_data.grad | (s_data.reads_acc & s_wr_in.writes_acc
+                                          & (s_data.acc == s_wr_in.acc))),
+                sum_zero.eq(Mux(s_data.grad, s_data.first, s_wr_in.clear)),
+            ]
         m.d.comb += [
-            acc_rd.addr.eq(Mux(s3.valid, s3.acc, peek.addr)),
+            acc_rd.addr.eq(Mux(s_acc.valid, s_acc.acc, peek.addr)),
             acc_rd.en.eq(en),
         ]
 
-        # S4: adder. REDUCE adds its payload; GRAD adds to the forwarded running sum.
+        # S5: adder. REDUCE adds its payload, everything else the product.
+        acc_value = Mux(sum_sel, Mux(sum_zero, 0, add.result), acc_q)
         m.d.comb += [
-            add.a.eq(Mux(s4.reduce, s4.data, mul.result)),
-            add.b.eq(Mux(s4.grad_w, Mux(s4.first, 0, add.result), acc_rd.data)),
-            add.valid.eq(s4.fmac | s4.reduce | s4.grad_w),
+            add.a.eq(Mux(s_add.reduce, s_add.data, mul.result)),
+            add.b.eq(acc_value),
+            add.valid.eq(s_add.fmac | s_add.reduce | s_add.grad),
             add.en.eq(en),
         ]
 
-        # S8: accumulator write, result selection, ReLU and fp16 conversion of sparse outputs.
-        value = Mux(s8.drain, s8.data, add.result)
-        acc_dp = en & s8.writes_acc
+        # S9: accumulator write, result selection, ReLU and fp16 conversion of sparse outputs.
+        value = Mux(s_wr.drain, s_wr.data, add.result)
+        acc_dp = en & s_wr.writes_acc
         cfg_acc = cfg.valid & (cfg.target == Target.ACC) & (cfg.addr < p.acc_words)
         m.d.comb += [
-            acc_wr.addr.eq(Mux(acc_dp, s8.acc, cfg.addr)),
-            acc_wr.data.eq(Mux(acc_dp, Mux(s8.clear, 0, add.result), cfg.data[:32])),
+            acc_wr.addr.eq(Mux(acc_dp, s_wr.acc, cfg.addr)),
+            acc_wr.data.eq(Mux(acc_dp, acc_wr_data, cfg.data[:32])),
             acc_wr.en.eq(acc_dp | cfg_acc),
-            to16.a.eq(Mux(s8.relu, relu32(value), value)),
-            to16.valid.eq(s8.out & s8.sparse),
+            to16.a.eq(Mux(s_wr.relu, relu32(value), value)),
+            to16.valid.eq(s_wr.out & s_wr.sparse),
             to16.en.eq(en),
         ]
 
         with m.If(en):
-            m.d.sync += s1.eq(Mux(issue, element.as_value(), 0))
+            # Only the kind bits make a bubble: the other fields may hold anything.
+            m.d.sync += s1.eq(element)
+            with m.If(~issue):
+                m.d.sync += [s1.fmac.eq(0), s1.grad.eq(0), s1.reduce.eq(0), s1.drain.eq(0),
+                             s1.clear.eq(0)]
             for s in range(1, _STAGES):
                 src, dst = pipe[s - 1], pipe[s]
                 m.d.sync += dst.eq(src)
-                if src is s4:       # a drained accumulator travels alongside the adder
-                    m.d.sync += dst.data.eq(Mux(s4.drain, acc_rd.data, s4.data))
-                elif src is s8:
+                if dst is s_data:       # decided a stage early: acc_q's mux selects on registers
+                    m.d.sync += dst.fwd.eq(src.reads_acc & s_wr_in.writes_acc
+                                           & (src.acc == s_wr_in.acc))
+                elif src is s_add:      # a drained accumulator travels alongside the adder
+                    m.d.sync += dst.data.eq(Mux(s_add.drain, acc_value, s_add.data))
+                elif src is s_wr:
                     m.d.sync += dst.data.eq(value)
 
-        # Configuration writes to the task table (mem and acc writes are above).
+        # Configuration writes to the task table (mem and acc writes are above). The row's
+        # predecoded flags are stored with it, worked out from the fields they need as they
+        # are after the write (one shared circuit for all colors).
+        cfg_row = Array(t.as_value() for t in table)[cfg.addr[1:]]
+        new_row = Signal(TaskEntry)
+        m.d.comb += new_row.eq(cfg_row)
+        with m.If(cfg.addr[0]):
+            m.d.comb += new_row.as_value()[64:].eq(cfg.data)
+        with m.Else():
+            m.d.comb += new_row.as_value()[:64].eq(cfg.data)
         with m.If(cfg.valid & (cfg.target == Target.TASK)):
             for c in range(p.colors):
                 with m.If(cfg.addr[1:] == c):
@@ -286,6 +347,7 @@ class Pe(wiring.Component):
                         m.d.sync += row[64:].eq(cfg.data)
                     with m.Else():
                         m.d.sync += row[:64].eq(cfg.data)
+                    m.d.sync += pre[c].eq(predecode(new_row, p))
                     # A rewritten task starts its REDUCE sequence afresh.
                     m.d.sync += reduce_k[c].eq(0)
 
@@ -315,19 +377,23 @@ class Pe(wiring.Component):
                 with m.Default():
                     m.d.comb += peek.data.eq(peek_word)
 
-        # Status and counters.
-        busy = (in_fifo.r_rdy | d_valid | j_valid | Cat(st.valid for st in pipe).any()
-                | out_fifo.r_rdy)
+        # Status and counters. A drop is counted one cycle after it leaves P (registered here,
+        # so that P's range checks do not feed the counters' carry chains); the cycle with
+        # the registered drop counts as busy.
+        drop_q, drop_kind = Signal(), Signal(Decoded)
+        m.d.sync += [drop_q.eq(dec.dropped), drop_kind.eq(dec.kind)]
+        busy = (in_fifo.r_rdy | dec.busy | j_valid | Cat(st.valid for st in pipe).any()
+                | out_fifo.r_rdy | drop_q)
         m.d.comb += self.idle.eq(~busy)
         events = {
             "busy_cycles": busy,
             "idle_cycles": ~busy,
-            "fmac_issues": issue & (job.fmac | grad_w),
+            "fmac_issues": issue & (job.fmac | job.grad),
             "wavelets_in": in_fifo.w_en & in_fifo.w_rdy,
             "wavelets_out": self.o.valid,
-            "zeros_skipped": pop & (dec.kind == Decoded.SKIP),
-            "no_task": pop & (dec.kind == Decoded.NO_TASK),
-            "errors": pop & (dec.kind == Decoded.ERROR),
+            "zeros_skipped": drop_q & (drop_kind == Decoded.SKIP),
+            "no_task": drop_q & (drop_kind == Decoded.NO_TASK),
+            "errors": drop_q & (drop_kind == Decoded.ERROR),
         }
         for name, event in events.items():
             counter = getattr(cnt, name)
