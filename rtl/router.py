@@ -1,43 +1,65 @@
 """The mesh router: five ports, per-color virtual channels, static multicast routes."""
 
-from amaranth.hdl import Array, Cat, Const, Module, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from wafer_engine.rtl.arbiter import RoundRobin
+from wafer_engine.rtl.arbiter import RoundRobin, first_after, one_hot_index
 from wafer_engine.rtl.ports import PORTS, Port
 from wafer_engine.rtl.route import RouteConfigSignature, RouteEntry, check_routes
 from wafer_engine.rtl.params import check_depth
 from wafer_engine.rtl.wavelet import LinkSignature, check_colors
 
-__all__ = ["Router"]
+__all__ = ["Router", "BufferEntry", "ArrivalRoute", "slots_per_color"]
 
 
-class _Entry(data.Struct):
-    """What a virtual-channel buffer stores: the color is implied by the buffer."""
+class BufferEntry(data.Struct):
+    """What an input buffer stores per wavelet: the color is implied by the address.
+
+    ``mask`` is the set of outputs the wavelet goes to, fixed when it is accepted: the color's
+    ``tx`` ports, minus RAMP when the range filter rejects it.
+    """
     payload: 32
     control: 1
+    mask: 5
+
+
+class ArrivalRoute(data.Struct):
+    """The part of a color's route an input needs when a wavelet of that color arrives: the
+    ``tx`` ports and the RAMP range filter bounds (inclusive), to compute its delivery mask."""
+    tx: 5
+    lo: 16
+    hi: 16
+
+
+def slots_per_color(depth):
+    """Buffer slots reserved per color: ``depth`` rounded up to a power of two."""
+    return 1 << (depth - 1).bit_length()
 
 
 class Router(wiring.Component):
-    """A 5-port mesh router with one buffer per (input port, color).
+    """A 5-port mesh router with one buffer memory per input port, shared by the colors.
 
-    Every input port has ``colors`` FIFOs of ``depth`` wavelets (the virtual channels). A wavelet
-    of color ``c`` is accepted on port ``p`` when ``p`` is in ``rx[c]``, ``tx[c]`` is not empty
-    and the (p, c) FIFO has room; ``i[p].ready`` depends on nothing else. The head of each FIFO is
-    copied to every port of ``tx[c]`` (multicast); each output port picks among the heads that
-    want it and whose color its receiver is ready for with a round-robin arbiter, so outputs
-    proceed independently and a head leaves its FIFO once every port of ``tx[c]`` has taken it.
-    Data wavelets whose index is outside ``[lo, hi]`` of color ``c`` are not delivered to RAMP.
+    Input port ``p`` keeps ``depth`` wavelets per color in one memory (address ``{color,
+    slot}``). A wavelet of color ``c`` is accepted on port ``p`` when ``p`` is in ``rx[c]``,
+    ``tx[c]`` is not empty and ``p`` holds fewer than ``depth`` wavelets of ``c``; ``i[p].ready``
+    depends on nothing else. Each cycle every input presents the head of one selected color
+    to the outputs; each output picks among the four other inputs whose presented head wants
+    it and whose color its receiver is ready for, with a round-robin arbiter. A head leaves its
+    buffer once every output of its delivery mask has taken it (multicast); an input moves on
+    to another color (round-robin) when its head is gone or none of the outputs it still waits
+    for is ready, so a stalled color does not hold its input. Data wavelets whose index is
+    outside ``[lo, hi]`` of color ``c`` are not delivered to RAMP.
 
-    Timing: a wavelet accepted at clock edge ``t`` can leave at edge ``t + 1`` (1 cycle per hop);
-    ``depth >= 2`` sustains one wavelet per cycle per output, ``depth == 1`` at most one every two
-    cycles per (input, color).
+    Timing: a wavelet accepted at clock edge ``t`` can leave at edge ``t + 1`` (1 cycle per
+    hop); ``depth >= 2`` sustains one wavelet per cycle per output, ``depth == 1`` at most one
+    every two cycles per (input, color). Change a color's route only while none of its
+    wavelets is buffered: the delivery mask is computed on arrival.
 
     Parameters:
         colors: number of colors, 1..24.
-        depth: per-(input, color) FIFO depth in wavelets, 1..64 (an array's default:
+        depth: per-(input, color) buffer depth in wavelets, 1..64 (an array's default:
             :attr:`wafer_engine.rtl.params.ArrayParams.depth`).
         routes: initial route table, ``{color: Route}``; colors not named have no route.
 
@@ -79,7 +101,8 @@ class Router(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        colors, nports = self.colors, len(PORTS)
+        colors, depth = self.colors, self.depth
+        slots = slots_per_color(depth)
 
         table = [Signal(RouteEntry, init=route.as_entry(), name=f"route_{c}")
                  for c, route in enumerate(self._routes)]
@@ -87,77 +110,222 @@ class Router(wiring.Component):
             for c in range(colors):
                 with m.If(self.cfg.color == c):
                     m.d.sync += table[c].eq(self.cfg.route)
+        # tx and the range filter bounds are needed for the color arriving on each input: a
+        # copy in a small memory (distributed RAM) with one read port per input replaces a
+        # 37-bit multiplexer over the colors per input. Written with the table.
+        arrival = m.submodules.arrival_routes = Memory(
+            shape=ArrivalRoute, depth=colors,
+            init=[{"tx": route.tx_mask, "lo": route.lo, "hi": route.hi}
+                  for route in self._routes])
+        arrival_write = arrival.write_port()
+        m.d.comb += [
+            arrival_write.en.eq(self.cfg.valid & (self.cfg.color < colors)),
+            arrival_write.addr.eq(self.cfg.color),
+            arrival_write.data.tx.eq(self.cfg.route.tx),
+            arrival_write.data.lo.eq(self.cfg.route.lo),
+            arrival_write.data.hi.eq(self.cfg.route.hi),
+        ]
+        # ready_for[c]: the outputs whose receiver is ready for color c now.
+        ready_for = [Cat(self.o[q].ready[c] for q in PORTS) for c in range(colors)]
 
-        # Virtual-channel buffers, flat index k = c * 5 + p (color-major), mirrored by the model.
-        fifos, heads = [], []
-        for c in range(colors):
-            for p in PORTS:
-                fifo = SyncFIFO(width=_Entry.as_shape().size, depth=self.depth)
-                m.submodules[f"vc_{p.name}_{c}"] = fifo
-                fifos.append(fifo)
-                heads.append(_Entry(fifo.r_data))
-
-        for p in PORTS:
-            link = self.i[p]
-            m.d.comb += link.ready.eq(Cat(
-                fifos[c * nports + p].w_rdy & table[c].rx[p] & table[c].tx.any()
-                for c in range(colors)))
-            for c in range(colors):
-                fifo = fifos[c * nports + p]
-                m.d.comb += [
-                    fifo.w_data.eq(Cat(link.wavelet.payload, link.wavelet.control)),
-                    # Gated by the ready bit, not only by the FIFO's room: a sender may offer a
-                    # color this port does not receive, and that must not transfer.
-                    fifo.w_en.eq(link.valid & (link.wavelet.color == c) & link.ready[c]),
-                ]
-
-        # sent[k] bit q: head of buffer k was already delivered to port q.
-        sent = [Signal(nports, name=f"sent_{c}_{p.name}") for c in range(colors) for p in PORTS]
-        granted = [[Signal(name=f"grant_{q.name}_{k}") for k in range(len(fifos))] for q in PORTS]
-
+        inputs = {p: self._input(m, p, table, arrival, slots) for p in PORTS}
+        # grants[q][p]: output q takes input p's presented head this cycle.
+        grants = {q: {} for q in PORTS}
         for q in PORTS:
-            arbiter = m.submodules[f"arbiter_{q.name}"] = RoundRobin(len(fifos))
+            sources = [p for p in PORTS if p != q]
+            arbiter = m.submodules[f"arbiter_{q.name}"] = RoundRobin(len(sources))
             link = self.o[q]
-            requests = []
-            for c in range(colors):
-                for p in PORTS:
-                    k = c * nports + p
-                    wanted = (fifos[k].r_rdy & table[c].tx[q] & ~sent[k][q] & link.ready[c]
-                              & self._passes_filter(q, heads[k], table[c]))
-                    requests.append(wanted)
             m.d.comb += [
-                arbiter.requests.eq(Cat(requests)),
-                arbiter.advance.eq(link.valid),
+                arbiter.requests.eq(Cat(inputs[p].request[q] for p in sources)),
+                arbiter.advance.eq(arbiter.valid),
                 link.valid.eq(arbiter.valid),
-                link.wavelet.payload.eq(Array(h.payload for h in heads)[arbiter.grant]),
-                link.wavelet.control.eq(Array(h.control for h in heads)[arbiter.grant]),
-                link.wavelet.color.eq(arbiter.grant // nports),
             ]
-            for k in range(len(fifos)):
-                m.d.comb += granted[q][k].eq(arbiter.valid & (arbiter.grant == k))
-
-        for c in range(colors):
-            for p in PORTS:
-                k = c * nports + p
-                taken = Cat(granted[q][k] for q in PORTS)
-                # A port is done with the head once it took it now or before, or the RAMP filter
-                # rejects it; ports outside tx are done by definition.
-                done = sent[k] | taken | ~table[c].tx
-                filtered = Signal(name=f"filtered_{c}_{p.name}")
-                m.d.comb += filtered.eq(~self._passes_filter(Port.RAMP, heads[k], table[c]))
-                done_all = (done | filtered.shift_left(Port.RAMP)).all()
-                m.d.comb += fifos[k].r_en.eq(done_all)
-                with m.If(fifos[k].r_rdy):
-                    with m.If(done_all):
-                        m.d.sync += sent[k].eq(0)
-                    with m.Else():
-                        m.d.sync += sent[k].eq(sent[k] | taken)
+            for k, p in enumerate(sources):
+                grants[q][p] = arbiter.one_hot[k]
+            # The only multiplexer on the output: 4 to 1, AND-OR over the one-hot grant.
+            m.d.comb += [
+                link.wavelet.payload.eq(_and_or(
+                    (grants[q][p], inputs[p].head.payload) for p in sources)),
+                link.wavelet.control.eq(_and_or(
+                    (grants[q][p], inputs[p].head.control) for p in sources)),
+                link.wavelet.color.eq(_and_or((grants[q][p], inputs[p].sel) for p in sources)),
+            ]
+        for p in PORTS:
+            taken = Cat(grants[q].get(p, 0) for q in PORTS)
+            self._allocate(m, p, inputs[p], taken, ready_for, table, slots)
         return m
 
+    def _input(self, m, p, table, arrival, slots):
+        """Input ``p``'s buffer memory, counters and presented head (returned as a namespace)."""
+        colors, depth = self.colors, self.depth
+        link = self.i[p]
+        s = _InputState()
+        s.count = [Signal(range(depth + 1), name=f"count_{p.name}_{c}") for c in range(colors)]
+        s.rd = [Signal(range(slots), name=f"rd_{p.name}_{c}") for c in range(colors)]
+        s.wr = [Signal(range(slots), name=f"wr_{p.name}_{c}") for c in range(colors)]
+        # sent[c]: the outputs that already took (p, c)'s head.
+        s.sent = [Signal(len(PORTS), name=f"sent_{p.name}_{c}") for c in range(colors)]
+        s.sel = Signal(range(colors), name=f"sel_{p.name}")
+        s.sel_valid = Signal(name=f"sel_valid_{p.name}")
+        # sent[sel], registered with the selection, so that the presented head's `remaining`
+        # needs no multiplexer at the start of the allocation path.
+        s.sel_sent = Signal(len(PORTS), name=f"sel_sent_{p.name}")
+        s.raddr = Signal(range(colors * slots), name=f"raddr_{p.name}")
+
+        mem = m.submodules[f"buffer_{p.name}"] = Memory(shape=BufferEntry, depth=colors * slots,
+                                                       init=[])
+        s.memory = mem
+        write = mem.write_port()
+        # Asynchronous read at a registered address: distributed RAM on ECP5, and the entry
+        # written at the edge that also loads the address is read in the next cycle.
+        read = mem.read_port(domain="comb")
+        m.d.comb += read.addr.eq(s.raddr)
+        s.head = read.data
+
+        # Accept side: ready depends on the route table and the counts only.
+        m.d.comb += link.ready.eq(Cat(
+            (s.count[c] != depth) & table[c].rx[p] & table[c].tx.any() for c in range(colors)))
+        s.push = [Signal(name=f"push_{p.name}_{c}") for c in range(colors)]
+        for c in range(colors):
+            m.d.comb += s.push[c].eq(link.valid & (link.wavelet.color == c) & link.ready[c])
+        color = link.wavelet.color[:max(1, (colors - 1).bit_length())]
+        route = arrival.read_port(domain="comb")
+        m.d.comb += route.addr.eq(color)
+        # No U-turn: a wavelet never goes back out of the port it came in on.
+        tx = route.data.tx & ~(1 << p)
+        mask = Signal(len(PORTS), name=f"mask_{p.name}")
+        if p == Port.RAMP:
+            m.d.comb += mask.eq(tx)
+        else:
+            index = link.wavelet.payload.half.index
+            passes = self._passes_filter(index, link.wavelet.control, route.data.lo,
+                                         route.data.hi)
+            m.d.comb += mask.eq(tx & ~((~passes) << Port.RAMP))
+        slot = Array(s.wr)[color]
+        m.d.comb += [
+            write.en.eq(Cat(s.push).any()),
+            write.addr.eq(Cat(slot, color) if slots > 1 else color),
+            write.data.payload.eq(link.wavelet.payload),
+            write.data.control.eq(link.wavelet.control),
+            write.data.mask.eq(mask),
+        ]
+        for c in range(colors):
+            with m.If(s.push[c]):
+                m.d.sync += s.wr[c].eq(s.wr[c] + 1)
+
+        # Present side: what the selected color's head still owes, and whom it asks.
+        s.remaining = Signal(len(PORTS), name=f"remaining_{p.name}")
+        m.d.comb += s.remaining.eq(
+            Cat(s.sel_valid).replicate(len(PORTS)) & s.head.mask & ~s.sel_sent)
+        s.request = {}
+        for q in PORTS:
+            if q == p:
+                continue
+            r = s.request[q] = Signal(name=f"request_{p.name}_{q.name}")
+            m.d.comb += r.eq(s.remaining[q] & self.o[q].ready.bit_select(s.sel, 1))
+        return s
+
+    def _allocate(self, m, p, s, taken, ready_for, table, slots):
+        """Input ``p`` after the grants: pop or keep the head, pick the next color to present."""
+        colors, depth = self.colors, self.depth
+        left = s.remaining & ~taken
+        finished = Signal(name=f"finished_{p.name}")
+        stalled = Signal(name=f"stalled_{p.name}")
+        advance = Signal(name=f"advance_{p.name}")
+        # Still owed outputs whose receiver is ready for the color but that another input won
+        # this cycle: keep the selection, the output's round-robin comes back to this input.
+        contended = Cat(s.request[q] & ~taken[q] for q in s.request).any()
+        m.d.comb += [
+            finished.eq(s.sel_valid & ~left.any()),
+            stalled.eq(s.sel_valid & ~finished & ~contended),
+            advance.eq(~s.sel_valid | finished | stalled),
+        ]
+        pop = [Signal(name=f"pop_{p.name}_{c}") for c in range(colors)]
+        for c in range(colors):
+            m.d.comb += pop[c].eq(finished & (s.sel == c))
+            m.d.sync += [s.count[c].eq(s.count[c] + s.push[c] - pop[c]),
+                         s.rd[c].eq(s.rd[c] + pop[c])]
+            with m.If(pop[c]):
+                m.d.sync += s.sent[c].eq(0)
+            with m.Elif(s.sel_valid & (s.sel == c)):
+                m.d.sync += s.sent[c].eq(self._record_taken(s.sent[c], taken))
+
+        # The next color to present, round-robin starting after the current one, among colors
+        # with a wavelet after this edge that could move now: some output its head still owes
+        # (`tx & ~sent`) is ready for it (a cheap predictor, so a stalled color, a multicast
+        # head waiting for a slow receiver included, is not picked over and over). Split by
+        # how late each part is known, so the round-robin works on registered state only:
+        # - `others`: colors other than `sel` already buffered (no pop can touch them);
+        # - `arrival`: the color entering in this cycle, if its buffer was empty (one wavelet
+        #   per cycle enters an input, so this is one color, not a search);
+        # - `sel` itself, last in round-robin order: the only color a pop can empty; kept
+        #   without the predictor.
+        sel_bits = len(s.sel)
+        movable = Signal(colors, name=f"movable_{p.name}")
+        m.d.comb += movable.eq(Cat((table[c].tx & ~s.sent[c] & ready_for[c]).any()
+                                   for c in range(colors)))
+        others = Signal(colors, name=f"others_{p.name}")
+        m.d.comb += others.eq(Cat((s.sel != c) & (s.count[c] != 0) & movable[c]
+                                  for c in range(colors)))
+        after_sel = Cat(s.sel < c for c in range(colors))
+        pick = one_hot_index(first_after(others, after_sel))[:sel_bits]
+        arrival = Signal(name=f"arrival_{p.name}")
+        m.d.comb += arrival.eq(Cat(s.push[c] & (s.count[c] == 0) & movable[c] & (s.sel != c)
+                                   for c in range(colors)).any())
+        arrival_color = self.i[p].wavelet.color[:sel_bits]
+        sel_count = Array(s.count)[s.sel]
+        sel_push = Array(s.push)[s.sel]
+        # `sel` stays presented while it has a wavelet and no other color can go, even if
+        # nothing it owes is ready now: it then catches a receiver that is ready for a single
+        # cycle (a selection made after seeing `ready` would always be a cycle late for it).
+        keep_sel = (sel_count + sel_push - finished) != 0
+        sel_rd = Array(s.rd)[s.sel]
+        sel_rd_next = (sel_rd + finished)[:len(sel_rd)]
+        # Kept equal to sent[sel] (taken is empty while nothing is presented).
+        sel_sent_next = Mux(finished, 0, self._record_taken(s.sel_sent, taken))
+        with m.If(advance & others.any()):
+            m.d.sync += [
+                s.sel.eq(pick),
+                s.sel_valid.eq(1),
+                s.sel_sent.eq(Array(s.sent)[pick]),
+                s.raddr.eq(Cat(Array(s.rd)[pick], pick) if slots > 1 else pick),
+            ]
+        with m.Elif(advance & arrival):
+            m.d.sync += [
+                s.sel.eq(arrival_color),
+                s.sel_valid.eq(1),
+                s.sel_sent.eq(0),
+                s.raddr.eq(Cat(Array(s.rd)[arrival_color], arrival_color) if slots > 1
+                           else arrival_color),
+            ]
+        with m.Else():
+            with m.If(advance):
+                m.d.sync += s.sel_valid.eq(keep_sel)
+            m.d.sync += [
+                s.sel_sent.eq(sel_sent_next),
+                s.raddr.eq(Cat(sel_rd_next, s.sel) if slots > 1 else s.sel),
+            ]
+
     @staticmethod
-    def _passes_filter(port, head, route):
-        """Whether ``head`` may be delivered to ``port`` under the RAMP range filter."""
-        if port != Port.RAMP:
-            return Const(1)
-        index = head.payload[16:32]
-        return head.control | ((route.lo <= index) & (index <= route.hi))
+    def _record_taken(sent, taken):
+        """The ``sent`` entry after a cycle: the outputs that took the head so far."""
+        return sent | taken
+
+    @staticmethod
+    def _passes_filter(index, control, lo, hi):
+        """Whether a wavelet passes the RAMP range filter: control, or index in ``[lo, hi]``."""
+        return control | ((lo <= index) & (index <= hi))
+
+
+class _InputState:
+    """The signals of one input port, shared between the input and allocation halves."""
+
+
+def _and_or(terms):
+    """``OR(enable & value)`` over ``(enable, value)`` pairs: a multiplexer for one-hot
+    enables (a zero result when no enable is set)."""
+    result = 0
+    for enable, value in terms:
+        value = Value.cast(value)
+        result = result | (enable.replicate(len(value)) & value)
+    return result

@@ -1,10 +1,10 @@
 """Formal proofs of the router (SymbiYosys + yices), and checks that they can fail.
 
-Bounded proofs cover every property for 20 cycles from reset; k-induction proves the
-data-independent ones for all time. Each mutant must make sby report a counterexample against
-the property meant to catch it, which shows the proofs are not vacuous: the assumptions leave
-room for traffic, and the properties do see drops, corruption and filter bugs. See
-docs/formal.md.
+Bounded proofs cover every property for 20 cycles from reset; k-induction proves all but
+tracking and per-source conservation for all time. Each mutant must make sby report a
+counterexample against the property meant to catch it, which shows the proofs are not vacuous:
+the assumptions leave room for traffic, and the properties do see drops, corruption, filter
+bugs and a router that forgets which outputs took a multicast head. See docs/formal.md.
 """
 
 import pytest
@@ -22,13 +22,15 @@ ROUTE_SETS = {"open": OPEN_ROUTES, "filtered": FILTERED_ROUTES}
 # Source text of the assertion each mutant must violate.
 CONSERVATION = "s.n_out_all[q, c])[:width]"
 TRACKING = "Assert(s.payload[q] == payload)"
+STORED_MASK = "(entry.mask == expected)"
 CAUGHT_BY = {
     "bound": "s.n_out_all[Port.E, 0] < 2",
     "drop": CONSERVATION,
     "corrupt_E": TRACKING,
     "corrupt_N": TRACKING,
     "corrupt_RAMP": TRACKING,
-    "hi_exclusive": CONSERVATION,
+    "hi_exclusive": STORED_MASK,
+    "forget_sent": CONSERVATION,
 }
 
 
@@ -54,7 +56,8 @@ def test_bmc_filtered():
 
 @pytest.mark.parametrize("routes", sorted(ROUTE_SETS))
 def test_prove(routes):
-    """Link rules, buffer rules and summed conservation hold for all time (k-induction)."""
+    """Link rules, buffer rules (stored delivery masks included) and summed conservation, at a
+    filtered RAMP too, hold for all time (k-induction)."""
     _expect_pass(run_sby(f"prove_{routes}", RouterProps(ROUTE_SETS[routes], inductive=True),
                          mode="prove", depth=PROVE_K))
 
@@ -76,7 +79,8 @@ def test_bmc_catches_mutant(routes, mutant):
 
 
 def test_prove_tracking_is_not_inductive():
-    """The full harness is out of reach of k-induction (its lemmas need FIFO memory contents),
+    """The full harness is out of reach of k-induction (tracking relates modular counters to
+    a sequence number chosen once, which an arbitrary induction start state can contradict),
     which also shows the induction step is not vacuous: it finds a counterexample."""
     result = run_sby("prove_full", RouterProps(OPEN_ROUTES), mode="prove", depth=PROVE_K)
     assert result.status == "UNKNOWN", str(result)
@@ -85,6 +89,13 @@ def test_prove_tracking_is_not_inductive():
 def test_prove_catches_mutant():
     _expect_fail(run_sby("mutant_drop_prove",
                          RouterProps(OPEN_ROUTES, inductive=True, mutant="drop"),
+                         mode="prove", depth=PROVE_K), CONSERVATION)
+
+
+def test_prove_catches_router_mutant():
+    """A fault in the router itself (not in the checker) breaks the inductive invariants too."""
+    _expect_fail(run_sby("mutant_forget_sent_prove",
+                         RouterProps(OPEN_ROUTES, inductive=True, mutant="forget_sent"),
                          mode="prove", depth=PROVE_K), CONSERVATION)
 
 

@@ -1,19 +1,19 @@
 """Golden model of :class:`wafer_engine.rtl.router.Router`: a functional model and a cycle-exact model.
 
 :func:`route_streams` says what leaves each (port, color) for given input streams, independent of
-timing. :class:`RouterModel` mirrors the RTL register by register (virtual-channel FIFOs, sent
-masks, round-robin pointers), so for the same stimulus it produces the same wavelets in the same
-cycles, including the interleaving where several inputs merge into one output color.
+timing. :class:`RouterModel` mirrors the RTL register by register (buffer memories, counts and slot
+pointers, sent masks, selected colors, round-robin pointers), so for the same stimulus it
+produces the same wavelets in the same cycles, including the interleaving where several inputs
+merge into one output color.
 """
-
-from collections import deque
 
 from wafer_engine.rtl.ports import PORTS, Port
 from wafer_engine.rtl.route import check_routes
+from wafer_engine.rtl.router import slots_per_color
 from wafer_engine.rtl.params import check_depth
 from wafer_engine.rtl.wavelet import check_colors
 
-from wafer_engine.fabric.model.arbiter_model import RoundRobinModel
+from wafer_engine.fabric.model.arbiter_model import RoundRobinModel, first_after
 from wafer_engine.fabric.model.wavelet import Wavelet
 
 __all__ = ["route_streams", "RouterModel", "simulate_router"]
@@ -53,17 +53,31 @@ def route_streams(routes, colors, inputs):
 
 
 class RouterModel:
-    """Cycle-exact router: call :meth:`ready`, then :meth:`step` once per clock cycle."""
+    """Cycle-exact router: call :meth:`ready`, then :meth:`step` once per clock cycle.
+
+    The state is the RTL's register by register: per input port a buffer memory addressed
+    ``color * slots + slot`` holding ``(payload, control, mask)``; per (input, color) a count,
+    read and write slots and the ``sent`` mask; per input the selected color, whether it is
+    valid and the registered read address; per output a round-robin arbiter over the four
+    other inputs.
+    """
 
     def __init__(self, *, colors, depth, routes=None):
         self.colors = check_colors(colors)
         self.depth = check_depth(depth)
         self.table = check_routes(routes, colors)
-        # Buffer k = c * 5 + p, as in the RTL.
-        self.fifos = [deque() for _ in range(colors * NPORTS)]
-        self.sent = [0] * (colors * NPORTS)
-        self.arbiters = [RoundRobinModel(colors * NPORTS) for _ in PORTS]
+        self.slots = slots_per_color(depth)
+        self.memory = [[None] * (colors * self.slots) for _ in PORTS]
+        self.count = [[0] * colors for _ in PORTS]
+        self.rd = [[0] * colors for _ in PORTS]
+        self.wr = [[0] * colors for _ in PORTS]
+        self.sent = [[0] * colors for _ in PORTS]
+        self.sel = [0] * NPORTS
+        self.sel_valid = [False] * NPORTS
+        self.raddr = [0] * NPORTS
+        self.arbiters = [RoundRobinModel(NPORTS - 1) for _ in PORTS]
         self._grants = [None] * NPORTS
+        self._requests = [0] * NPORTS
 
     def configure(self, color, route):
         """Write one route table row (takes effect for the next cycle, like ``cfg``)."""
@@ -73,61 +87,110 @@ class RouterModel:
         """The ``colors``-bit ready mask the router drives on input ``port`` this cycle."""
         mask = 0
         for c, route in enumerate(self.table):
-            if port in route.rx and route.tx and len(self.fifos[c * NPORTS + port]) < self.depth:
+            if port in route.rx and route.tx and self.count[port][c] < self.depth:
                 mask |= 1 << c
         return mask
+
+    def _remaining(self, p):
+        """Outputs the head input ``p`` presents still goes to (0 when nothing is presented)."""
+        if not self.sel_valid[p]:
+            return 0
+        _, _, mask = self.memory[p][self.raddr[p]]
+        return mask & ~self.sent[p][self.sel[p]]
 
     def emit(self, out_ready):
         """The combinational half of a cycle: per output port, the wavelet transferred out this
         cycle (or ``None``), given the receivers' ready masks ``out_ready``. Changes no state;
         :meth:`commit` completes the cycle."""
+        self._out_ready = list(out_ready)
+        # requests[p] bit q: input p asks output q for its presented head.
+        requests = [0] * NPORTS
+        for p in PORTS:
+            remaining = self._remaining(p)
+            for q in PORTS:
+                if q != p and (remaining >> q) & 1 and (out_ready[q] >> self.sel[p]) & 1:
+                    requests[p] |= 1 << q
+        self._requests = requests
         self._grants = [None] * NPORTS
         emitted = [None] * NPORTS
         for q in PORTS:
-            requests = []
-            for k, fifo in enumerate(self.fifos):
-                c = k // NPORTS
-                route = self.table[c]
-                requests.append(bool(fifo) and q in route.tx and not (self.sent[k] >> q) & 1
-                                and (out_ready[q] >> c) & 1 and _delivers(route, q, fifo[0]))
-            k = self.arbiters[q].grant(requests)
+            sources = [p for p in PORTS if p != q]
+            k = self.arbiters[q].grant([bool((requests[p] >> q) & 1) for p in sources])
             if k is not None:
-                self._grants[q] = k
-                emitted[q] = self.fifos[k][0]
+                p = sources[k]
+                self._grants[q] = p
+                payload, control, _ = self.memory[p][self.raddr[p]]
+                emitted[q] = Wavelet(self.sel[p], payload, control)
         return emitted
+
+    def _accept_mask(self, port, wavelet):
+        """The delivery mask stored with ``wavelet`` accepted on ``port``."""
+        route = self.table[wavelet.color]
+        return sum(1 << q for q in route.tx if q != port and _delivers(route, q, wavelet))
 
     def commit(self, offered):
         """The clock edge ending the cycle :meth:`emit` computed. ``offered``: per input port,
         the wavelet driven with ``valid`` or ``None``. Returns per input port whether it was
         taken."""
-        grants = self._grants
+        out_ready = self._out_ready
         accepted = [False] * NPORTS
         for p in PORTS:
             w = offered[p]
             accepted[p] = w is not None and bool((self.ready(p) >> w.color) & 1)
         for q in PORTS:
-            if grants[q] is not None:
-                self.arbiters[q].advance(grants[q])
-        # Pop finished heads, then push accepted wavelets.
-        all_ports = (1 << NPORTS) - 1
-        for k, fifo in enumerate(self.fifos):
-            if not fifo:
-                continue
-            route = self.table[k // NPORTS]
-            taken = sum(1 << q for q in PORTS if grants[q] == k)
-            done = self.sent[k] | taken | (all_ports & ~route.tx_mask)
-            if Port.RAMP in route.tx and not _delivers(route, Port.RAMP, fifo[0]):
-                done |= 1 << Port.RAMP
-            if done == all_ports:
-                fifo.popleft()
-                self.sent[k] = 0
-            else:
-                self.sent[k] |= taken
+            if self._grants[q] is not None:
+                sources = [p for p in PORTS if p != q]
+                self.arbiters[q].advance(sources.index(self._grants[q]))
         for p in PORTS:
-            if accepted[p]:
+            taken = sum(1 << q for q in PORTS if self._grants[q] == p)
+            left = self._remaining(p) & ~taken
+            sel, valid = self.sel[p], self.sel_valid[p]
+            finished = valid and not left
+            # Stalled: no owed output is ready for the color; contended (a ready owed output
+            # went to another input) keeps the selection.
+            contended = self._requests[p] & ~taken
+            stalled = valid and not finished and not contended
+            advance = not valid or finished or stalled
+            push = offered[p].color if accepted[p] else None
+            # The next selection, from the counts before this edge (as the RTL's registers).
+            movable = [self._movable(p, c, out_ready) for c in range(self.colors)]
+            others = [c != sel and self.count[p][c] > 0 and movable[c]
+                      for c in range(self.colors)]
+            arrival = (push is not None and push != sel and self.count[p][push] == 0
+                       and movable[push])
+            # `sel` stays while it has a wavelet, movable or not (it catches one-cycle readies).
+            keep_sel = self.count[p][sel] + (push == sel) - finished > 0
+            if finished:
+                self.count[p][sel] -= 1
+                self.rd[p][sel] = (self.rd[p][sel] + 1) % self.slots
+                self.sent[p][sel] = 0
+            elif valid:
+                self.sent[p][sel] |= taken
+            if push is not None:
                 w = offered[p]
-                self.fifos[w.color * NPORTS + p].append(Wavelet(w.color, w.payload, w.control))
+                self.memory[p][push * self.slots + self.wr[p][push]] = (
+                    w.payload, w.control, self._accept_mask(p, w))
+                self.wr[p][push] = (self.wr[p][push] + 1) % self.slots
+                self.count[p][push] += 1
+            if advance:
+                # Round-robin after `sel` among the others; then a color arriving into an
+                # empty buffer; `sel` itself last.
+                pick = first_after(others, sel)
+                if pick is not None:
+                    self.sel[p], self.sel_valid[p] = pick, True
+                elif arrival:
+                    self.sel[p], self.sel_valid[p] = push, True
+                else:
+                    self.sel_valid[p] = keep_sel
+            self.raddr[p] = self.sel[p] * self.slots + self.rd[p][self.sel[p]]
         return accepted
+
+    def _movable(self, p, c, out_ready):
+        """Whether some output the head of (``p``, ``c``) still owes (its route's ``tx`` minus
+        ``sent``, before this edge) is ready for ``c`` now: the RTL's cheap predictor of
+        whether presenting ``c`` can move anything."""
+        owed = self.table[c].tx_mask & ~self.sent[p][c]
+        return any((owed >> q) & 1 and (out_ready[q] >> c) & 1 for q in PORTS)
 
     def step(self, offered, out_ready):
         """Advance one clock cycle: :meth:`emit` then :meth:`commit`.
@@ -144,7 +207,7 @@ class RouterModel:
 
     @property
     def buffered(self):
-        return sum(len(f) for f in self.fifos)
+        return sum(sum(counts) for counts in self.count)
 
 
 def simulate_router(model, senders, backpressure, max_cycles=10_000_000):

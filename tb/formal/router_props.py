@@ -7,47 +7,54 @@ variables, and checks in every cycle:
 
 * link rules: an output is valid only for a color its receiver is ready for, that color is below
   ``colors`` and routes to that port, and RAMP only gets wavelets its range filter passes; an
-  input is never ready for a color it does not receive;
-* buffers: no FIFO level exceeds ``depth``, a full FIFO is never ready, a FIFO is written exactly
-  when its link transfers a wavelet of its color, FIFOs off the route stay empty, and a ``sent``
-  mask is clear when its FIFO is empty and names only tx ports;
+  input is never ready for a color it does not receive; the route table and its per-arrival
+  copy never change;
+* buffers: no count exceeds ``depth``, a full (input, color) is never ready, it is pushed
+  exactly when its link transfers a wavelet of its color, (input, color) pairs off the route
+  stay empty, the slot pointers differ by the count, every buffered entry carries the delivery
+  mask its route and range filter give it, ``sent`` is empty while nothing is buffered and
+  names only outputs of the head's mask, a selected color has a head at the registered read
+  address, and the registered copy of the selected color's ``sent`` agrees with it;
 * conservation: for every output ``q`` of color ``c`` and every source ``p``,
   ``delivered(q) + owed(p, q) == entered(p)`` (modulo the counter width), where ``owed`` is the
-  FIFO level minus ``sent[q]`` (for a filtered RAMP: the buffered wavelets that pass the filter);
-  the same summed over the sources of a merged color;
+  number of buffered wavelets whose mask names ``q`` minus ``sent[q]`` of the head (for a
+  filtered RAMP ``entered`` counts the wavelets that pass); the same summed over the sources of
+  a merged color;
 * tracking: for a solver-chosen ``N``, the ``N``-th wavelet of color ``c`` from source ``p`` that
   leaves port ``q`` is the ``N``-th that entered on ``p``, with the same payload and control bit
   (for a filtered RAMP: the ``N``-th that entered, if it passes, is the RAMP delivery numbered by
   its rank among the passing ones). As ``N`` is arbitrary this rules out drops, duplicates,
   reordering and corruption;
-* lemmas: a FIFO head carries its source's tag and the filter verdict noted when it arrived, and
-  the tracked wavelet is the head exactly when the wavelets that arrived after it fill the rest of
-  the FIFO. They hold for a correct router and, being assertions, are proved as well; stating
-  them saves the solver from rediscovering them at every step (several times faster).
+* lemmas: a buffered entry carries its source's tag, and the tracked wavelet sits in the slot
+  given by how many of its stream arrived after it and are still buffered. They hold for a
+  correct router and, being assertions, are proved as well; stating them saves the solver from
+  rediscovering them at every step.
+
+The harness reads the buffer memories through read ports of its own (one per slot), added to
+the router's memories before they are elaborated.
 
 Where a color merges several sources, the environment stamps the source port number into payload
 bits 0..2, so outputs can be attributed to their source (per-source conservation and tracking).
 
-With ``inductive=True`` only the properties that hold as k-inductive invariants without looking
-into FIFO memories are kept (no tracking, no tags, no filtered-RAMP conservation), for sby's
-``prove`` mode; the rest needs bounded model checking.
+With ``inductive=True`` only the properties that hold as k-inductive invariants are kept (no
+tracking, no tags), for sby's ``prove`` mode; the rest needs bounded model checking.
 """
 
-# (The linter line above: the harness elaborates its Router itself, to reach the FIFOs, so
+# (The linter line above: the harness elaborates its Router itself, to reach its memories, so
 # Amaranth never marks the Router object as used.)
 
 from types import SimpleNamespace
 
 from amaranth.asserts import AnyConst, AnySeq
-from amaranth.hdl import (Assert, Assume, Cat, Const, Elaboratable, Fragment, Module, ResetSignal,
-                          Signal, Value)
+from amaranth.hdl import (Array, Assert, Assume, Cat, Const, Elaboratable, Fragment, Module,
+                          ResetSignal, Signal, Value)
 
 from wafer_engine.rtl.ports import PORTS, Port
 from wafer_engine.rtl.route import INDEX_MAX, Route
-from wafer_engine.rtl.router import Router
+from wafer_engine.rtl.router import Router, slots_per_color
 
 __all__ = ["OPEN_ROUTES", "FILTERED_ROUTES", "MUTANTS", "TAG_BITS", "HiExclusiveRouter",
-           "RouterProps"]
+           "ForgetfulRouter", "RouterProps"]
 
 #: Color 0 multicasts N to E, S and RAMP (filter open); color 1 merges W and S into N (each
 #: source on its own is a unicast path).
@@ -71,6 +78,7 @@ MUTANTS = {
     "corrupt_RAMP": "payload bit 5 of every wavelet leaving RAMP is flipped on its way to the "
                     "checker",
     "hi_exclusive": "router whose RAMP range filter rejects index == hi (off by one)",
+    "forget_sent": "router that never records which outputs took a head (multicast duplicates)",
 }
 
 #: Payload bits that carry the source port of a merged color.
@@ -81,11 +89,16 @@ class HiExclusiveRouter(Router):
     """Mutant router: the RAMP range filter treats ``hi`` as exclusive."""
 
     @staticmethod
-    def _passes_filter(port, head, route):
-        if port != Port.RAMP:
-            return Const(1)
-        index = head.payload[16:32]
-        return head.control | ((route.lo <= index) & (index < route.hi))
+    def _passes_filter(index, control, lo, hi):
+        return control | ((lo <= index) & (index < hi))
+
+
+class ForgetfulRouter(Router):
+    """Mutant router: outputs that took a multicast head are not recorded in ``sent``."""
+
+    @staticmethod
+    def _record_taken(sent, taken):
+        return sent
 
 
 def _assigned_signals(fragment):
@@ -110,6 +123,15 @@ def _passes(route, payload, control):
     return control | ((index >= route.lo) & (index <= route.hi))
 
 
+def _mask(route, port, payload, control):
+    """The delivery mask a correct router stores for a wavelet entering on ``port``."""
+    mask = route.tx_mask & ~(1 << port)
+    if Port.RAMP in route.tx and _filters(route):
+        keep = Cat([Const(1)] * Port.RAMP, _passes(route, payload, control))
+        return Const(mask, len(PORTS)) & keep
+    return Const(mask, len(PORTS))
+
+
 class RouterProps(Elaboratable):
     """The router under free inputs and backpressure, with assertions on its behaviour.
 
@@ -130,7 +152,8 @@ class RouterProps(Elaboratable):
                  mutant=None):
         if mutant is not None and mutant not in MUTANTS:
             raise ValueError(f"Mutant must be one of {', '.join(MUTANTS)}, not {mutant!r}")
-        router_cls = HiExclusiveRouter if mutant == "hi_exclusive" else Router
+        router_cls = {"hi_exclusive": HiExclusiveRouter,
+                      "forget_sent": ForgetfulRouter}.get(mutant, Router)
         self.router = router_cls(colors=colors, depth=depth, routes=routes)
         self.inductive = inductive
         self.track_colors = tuple(range(colors) if track_colors is None else track_colors)
@@ -142,18 +165,48 @@ class RouterProps(Elaboratable):
     def elaborate(self, platform):
         router = self.router
         m = Module()
+        colors, slots = router.colors, slots_per_color(router.depth)
 
-        # Elaborate the router here to reach its FIFOs, `sent` masks and route table.
+        # Elaborate the router here to reach its memories and state registers; the harness's
+        # own read ports must exist before the memories are elaborated.
         core_module = router.elaborate(platform)
+        entries, arrival_entries = {}, {}
+        for p in PORTS:
+            buffer = core_module.submodules[f"buffer_{p.name}"]
+            for c in range(colors):
+                for slot in range(slots):
+                    read = buffer.read_port(domain="comb")
+                    m.d.comb += read.addr.eq(c * slots + slot)
+                    entries[p, c, slot] = read.data
+        arrival = core_module.submodules["arrival_routes"]
+        for c in range(colors):
+            read = arrival.read_port(domain="comb")
+            m.d.comb += read.addr.eq(c)
+            arrival_entries[c] = read.data
         core = Fragment.get(core_module, platform)
         internals = _assigned_signals(core)
-        pc = [(p, c) for c in range(router.colors) for p in PORTS]
+        pc = [(p, c) for c in range(colors) for p in PORTS]
         s = SimpleNamespace(
-            m=m, routes=router.routes,
-            fifos={(p, c): core_module.submodules[f"vc_{p.name}_{c}"] for p, c in pc},
-            sent={(p, c): internals[f"sent_{c}_{p.name}"] for p, c in pc},
-            table=[internals[f"route_{c}"] for c in range(router.colors)],
+            m=m, routes=router.routes, slots=slots,
+            count={(p, c): internals[f"count_{p.name}_{c}"] for p, c in pc},
+            rd={(p, c): internals[f"rd_{p.name}_{c}"] for p, c in pc},
+            wr={(p, c): internals[f"wr_{p.name}_{c}"] for p, c in pc},
+            push={(p, c): internals[f"push_{p.name}_{c}"] for p, c in pc},
+            sent={(p, c): internals[f"sent_{p.name}_{c}"] for p, c in pc},
+            sel={p: internals[f"sel_{p.name}"] for p in PORTS},
+            sel_valid={p: internals[f"sel_valid_{p.name}"] for p in PORTS},
+            sel_sent={p: internals[f"sel_sent_{p.name}"] for p in PORTS},
+            raddr={p: internals[f"raddr_{p.name}"] for p in PORTS},
+            table=[internals[f"route_{c}"] for c in range(colors)],
+            arrival=arrival_entries,
         )
+        # at(p, c, i): the i-th buffered entry of (p, c), counted from the head.
+        s.at = {}
+        for p, c in pc:
+            for i in range(router.depth):
+                slot = (s.rd[p, c] + i)[:max(0, (slots - 1).bit_length())]
+                s.at[p, c, i] = (Array(entries[p, c, k] for k in range(slots))[slot]
+                                 if slots > 1 else entries[p, c, 0])
 
         self._environment(s)
         self._link_rules(s)
@@ -161,7 +214,7 @@ class RouterProps(Elaboratable):
         self._counters(s)
         if self.mutant == "bound":
             m.d.comb += Assert(s.n_out_all[Port.E, 0] < 2)
-        for c in range(router.colors):
+        for c in range(colors):
             self._conservation(s, c)
         if not self.inductive:
             # One solver-chosen sequence number serves every stream: each is still checked for
@@ -223,7 +276,12 @@ class RouterProps(Elaboratable):
         """What the router shows on its links: valid/ready, colors, routes, the RAMP filter."""
         m, router, routes = s.m, self.router, s.routes
         for c, route in enumerate(routes):
-            m.d.comb += Assert(Value.cast(s.table[c]) == Value.cast(route.as_entry()))
+            m.d.comb += [
+                Assert(Value.cast(s.table[c]) == Value.cast(route.as_entry())),
+                Assert(s.arrival[c].tx == route.tx_mask),
+                Assert(s.arrival[c].lo == route.lo),
+                Assert(s.arrival[c].hi == route.hi),
+            ]
         for q in PORTS:
             link = router.o[q]
             color = link.wavelet.color
@@ -245,20 +303,39 @@ class RouterProps(Elaboratable):
                     m.d.comb += Assert(~router.i[p].ready[c])
 
     def _buffer_rules(self, s):
-        """FIFO levels, writes and `sent` masks."""
-        m, router = s.m, self.router
-        for (p, c), fifo in s.fifos.items():
+        """Counts, slot pointers, stored delivery masks, `sent`, and the selection."""
+        m, router, slots = s.m, self.router, s.slots
+        for (p, c), count in s.count.items():
             route = s.routes[c]
             m.d.comb += [
-                Assert(fifo.level <= router.depth),
-                Assert((fifo.level != router.depth) | ~router.i[p].ready[c]),
-                # Catches a FIFO written by an offer that was not a transfer.
-                Assert((fifo.w_en & fifo.w_rdy) == s.xin[p, c]),
-                Assert(fifo.r_rdy | (s.sent[p, c] == 0)),
-                Assert((s.sent[p, c] & ~Const(route.tx_mask, len(PORTS))) == 0),
+                Assert(count <= router.depth),
+                Assert((count != router.depth) | ~router.i[p].ready[c]),
+                # Catches a buffer written by an offer that was not a transfer.
+                Assert(s.push[p, c] == s.xin[p, c]),
+                Assert(((s.wr[p, c] - s.rd[p, c] - count) % slots) == 0),
+                Assert((count != 0) | (s.sent[p, c] == 0)),
+                Assert((s.sent[p, c] & ~s.at[p, c, 0].mask) == 0),
             ]
             if not (route.tx and p in route.rx):
-                m.d.comb += Assert(fifo.level == 0)
+                m.d.comb += Assert(count == 0)
+            for i in range(router.depth):
+                entry = s.at[p, c, i]
+                expected = _mask(route, p, entry.payload, entry.control)
+                m.d.comb += Assert((count <= i) | (entry.mask == expected))
+                if self._tagged(route) and p in route.rx:
+                    # Lemma: a buffered entry carries its source's tag.
+                    m.d.comb += Assert((count <= i) | (entry.payload[:TAG_BITS] == p))
+        for p in PORTS:
+            sel, valid = s.sel[p], s.sel_valid[p]
+            m.d.comb += Assert(~valid | (sel < router.colors))
+            for c in range(router.colors):
+                address = c * slots + s.rd[p, c]
+                m.d.comb += [
+                    Assert(~valid | (sel != c)
+                           | ((s.count[p, c] != 0) & (s.raddr[p] == address))),
+                    # The registered copy of the selected color's `sent`.
+                    Assert((sel != c) | (s.sel_sent[p] == s.sent[p, c])),
+                ]
 
     def _counter(self, m, name, inc):
         count = Signal(self.count_bits, name=name)
@@ -267,27 +344,15 @@ class RouterProps(Elaboratable):
 
     def _counters(self, s):
         """Wavelets entered per stream, delivered per output (and per source when tagged)."""
-        m, router, depth = s.m, self.router, self.router.depth
-        s.n_in, s.n_pass, s.n_out, s.n_out_all, s.buffered_pass = {}, {}, {}, {}, {}
+        m, router = s.m, self.router
+        s.n_in, s.n_pass, s.n_out, s.n_out_all = {}, {}, {}, {}
         for c, route in enumerate(s.routes):
             for p in sorted(route.rx):
                 link = router.i[p]
                 s.n_in[p, c] = self._counter(m, f"n_in_{p.name}_{c}", s.xin[p, c])
-                if _filters(route) and Port.RAMP in route.tx and not self.inductive:
+                if _filters(route) and Port.RAMP in route.tx:
                     passes = _passes(route, link.wavelet.payload.data, link.wavelet.control)
                     s.n_pass[p, c] = self._counter(m, f"n_pass_{p.name}_{c}", s.xin[p, c] & passes)
-                    # A FIFO holds the newest `level` wavelets of its stream, so the filter
-                    # verdicts of the last `depth` arrivals tell how many buffered ones pass.
-                    recent = Signal(depth, name=f"recent_pass_{p.name}_{c}")
-                    with m.If(s.xin[p, c]):
-                        m.d.sync += recent.eq(Cat(passes, recent[:-1]))
-                    fifo = s.fifos[p, c]
-                    s.buffered_pass[p, c] = sum(recent[i] & (fifo.level > i) for i in range(depth))
-                    # Lemma: the head's verdict is the one recorded when it arrived.
-                    head = Value.cast(fifo.r_data)
-                    verdict = _passes(route, head[:32], head[32])
-                    for i in range(depth):
-                        m.d.comb += Assert((fifo.level != i + 1) | (recent[i] == verdict))
             for q in sorted(route.tx):
                 s.n_out_all[q, c] = self._counter(m, f"n_out_{q.name}_{c}", s.xout[q, c])
                 for p in sorted(route.rx):
@@ -297,27 +362,21 @@ class RouterProps(Elaboratable):
                         tag = router.o[q].wavelet.payload.data[:TAG_BITS]
                         s.n_out[q, c, p] = self._counter(m, f"n_out_{q.name}_{c}_from_{p.name}",
                                                          s.xout[q, c] & (tag == p))
-            if self._tagged(route):
-                # Lemma: a buffered head carries its source's tag.
-                for p in sorted(route.rx):
-                    fifo = s.fifos[p, c]
-                    m.d.comb += Assert(~fifo.r_rdy | (fifo.r_data[:TAG_BITS] == p))
 
     def _conservation(self, s, c):
         """Every wavelet that entered is either delivered or still owed, per output."""
         m, route, width = s.m, s.routes[c], self.count_bits
         for q in sorted(route.tx):
             filtered = q == Port.RAMP and _filters(route)
-            if filtered and self.inductive:
-                # What RAMP is owed depends on the filter verdicts of wavelets in FIFO memory.
-                continue
 
             def entered(p):
                 return s.n_pass[p, c] if filtered else s.n_in[p, c]
 
             def owed(p):
-                # `sent` marks a head this port already took (RAMP never takes a rejected one).
-                buffered = s.buffered_pass[p, c] if filtered else s.fifos[p, c].level
+                # Buffered wavelets whose mask names q, minus the head if q already took it.
+                count = s.count[p, c]
+                buffered = sum((count > i) & s.at[p, c, i].mask[q]
+                               for i in range(self.router.depth))
                 return buffered - s.sent[p, c][q]
 
             sources = sorted(route.rx)
@@ -330,7 +389,7 @@ class RouterProps(Elaboratable):
     def _tracking(self, s, seq, c, p):
         """The ``seq``-th wavelet of color ``c`` from ``p`` leaves every tx port unaltered."""
         m, route, link = s.m, s.routes[c], self.router.i[p]
-        fifo, n_in = s.fifos[p, c], s.n_in[p, c]
+        n_in, count = s.n_in[p, c], s.count[p, c]
         filtered = _filters(route) and Port.RAMP in route.tx
         name = f"{p.name}_{c}"
         seen = Signal(name=f"track_seen_{name}")
@@ -347,16 +406,18 @@ class RouterProps(Elaboratable):
                 ramp_rank.eq(s.n_pass[p, c] if filtered else n_in),
             ]
 
-        # Lemmas, true for a correct FIFO: they spare the solver from rediscovering at every
-        # step where the tracked wavelet is. It is the FIFO head when exactly `after` wavelets
-        # of its stream arrived after it and are still buffered behind it.
+        # Lemmas, true for a correct buffer: they spare the solver from rediscovering at every
+        # step where the tracked wavelet is. With `after` wavelets of its stream behind it and
+        # `count` buffered, it is the (count - 1 - after)-th from the head.
         after = Signal(self.count_bits, name=f"track_after_{name}")
         m.d.comb += [
             after.eq(n_in - 1 - seq),
             Assert(seen == (n_in > seq)),
-            Assert(~seen | (after + 1 != fifo.level)
-                   | (Value.cast(fifo.r_data) == Cat(payload, control))),
         ]
+        for i in range(self.router.depth):
+            entry = s.at[p, c, i]
+            m.d.comb += Assert(~seen | (after + 1 + i != count)
+                               | (Cat(entry.payload, entry.control) == Cat(payload, control)))
 
         for q in sorted(route.tx):
             out = self.router.o[q]

@@ -1,7 +1,7 @@
 """Run an Amaranth formal harness through SymbiYosys (``yowasp-sby``) with the yices solver.
 
 The harness is written to RTLIL with ``platform="formal"`` (so ``Assert``/``Assume``/``AnySeq``
-survive and library FIFOs add their own pointer checks) next to a ``.sby`` file, under
+survive) next to a ``.sby`` file, under
 ``build/formal/<name>/``; sby works in ``build/formal/<name>/work/``. All tools are taken from the
 Python environment that runs this code (the folder of ``sys.executable``).
 """
@@ -24,8 +24,8 @@ __all__ = ["FORMAL_DIR", "SbyResult", "run_sby"]
 FORMAL_DIR = BUILD_DIR / "formal"
 
 # Flattening lets Yosys fold the route table (its write port is tied off in the harness) into
-# constants, and mapping the small FIFO memories to flip-flops spares the solver array theory;
-# together they make the bounded proofs about ten times faster.
+# constants, and mapping the small buffer memories to flip-flops spares the solver array
+# theory; together they make the bounded proofs about ten times faster.
 _SCRIPT = """\
 read_rtlil top.il
 prep -flatten -top top

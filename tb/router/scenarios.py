@@ -4,7 +4,8 @@ from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.rtl.ports import PORTS, Port
 from wafer_engine.rtl.route import Route
 
-__all__ = ["all_paths", "random_routes", "random_streams", "UniquePayloads"]
+__all__ = ["all_paths", "random_routes", "random_streams", "UniquePayloads", "SlowReceiver",
+           "permutation_routes"]
 
 
 def all_paths():
@@ -58,3 +59,27 @@ def random_streams(rng, routes, count, control_rate=0.05):
         control = int(rng.random() < control_rate)
         streams[Port(p)].append(Wavelet(c, payload(), control))
     return streams
+
+
+def permutation_routes(colors):
+    """Up to five colors, color ``c`` from input ``c`` to output ``c + 1`` (mod 5): every
+    output fed by its own input, so all of them can be busy at once."""
+    return {c: Route(frozenset({Port(c)}), frozenset({Port((c + 1) % 5)}))
+            for c in range(min(colors, 5))}
+
+
+class SlowReceiver:
+    """Backpressure with no pauses where every receiver is always ready, except ``port``, ready
+    (for every color) only in cycles ``cycle % period == period - 1``. Same interface as
+    :class:`~wafer_engine.fabric.model.traffic.Backpressure`."""
+
+    def __init__(self, colors, port, period):
+        self.all, self.port, self.period = (1 << colors) - 1, port, period
+
+    def pause(self, cycle, port):
+        return False
+
+    def ready(self, cycle, port):
+        if port == self.port and cycle % self.period != self.period - 1:
+            return 0
+        return self.all
