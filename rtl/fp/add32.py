@@ -54,6 +54,16 @@ class _Normalized(data.Struct):
     norm: _WIDE + 1
 
 
+def _capped_shift(diff):
+    """min(diff, _WIDE) for an 8-bit exponent difference ``diff`` (only used when it is not
+    negative), as 5 bits. The cap is tested on the difference's bits (no second carry chain
+    after the subtraction's): _WIDE + 1 = 28 has its two low bits clear, so diff > _WIDE
+    exactly when a bit above 4 is set or bits 2..4 are all set."""
+    assert (_WIDE + 1) % 4 == 0 and _WIDE < 32
+    big = diff[5:].any() | (diff[2:5] >= (_WIDE + 1) >> 2)
+    return Mux(big, _WIDE, diff[:5])
+
+
 def _fields(bits):
     return bits[31], bits[23:31], bits[0:23]
 
@@ -118,8 +128,8 @@ class Fp32Add(wiring.Component):
         # Both orders are prepared beside the compare, which then only selects: the shift
         # capped at _WIDE, and the trailing zeros of y, from which the next stage finds the
         # sticky bit beside (not after) its shifter.
-        shift_ab = Mux(ea - eb > _WIDE, _WIDE, ea - eb)[:5]       # x = a
-        shift_ba = Mux(eb - ea > _WIDE, _WIDE, eb - ea)[:5]       # x = b
+        shift_ab = _capped_shift((ea - eb)[:8])       # x = a
+        shift_ba = _capped_shift((eb - ea)[:8])       # x = b
         m.d.sync += [
             u.special.nan.eq(nan_a | nan_b | (inf_a & inf_b & (sa != sb))),
             u.special.inf.eq(inf_a | inf_b),
@@ -145,12 +155,17 @@ class Fp32Add(wiring.Component):
         sticky = u.sig_y.any() & (u.tz_y + _GRS <= u.shift)
         aligned_y = Cat(sticky, wide[_WIDE + 1:2 * _WIDE])
         aligned_x = Cat(Const(0, _GRS), u.sig_x)
-        # |x| >= |y|, so the difference is never negative.
+        # |x| >= |y|, so the difference is never negative. x - y = x + ~y + 1 on one carry
+        # chain with the sum: the + 1 enters through a low bit of both operands (sub + sub
+        # carries sub into bit 1).
+        flip = u.sub.replicate(_WIDE + 1)
+        total = (Cat(u.sub, aligned_x, Const(0, 1))
+                 + Cat(u.sub, Cat(aligned_y, Const(0, 1)) ^ flip))[1:_WIDE + 2]
         m.d.sync += [
             s.special.eq(u.special),
             s.sign.eq(u.sign),
             s.exp.eq(u.exp),
-            s.total.eq(Mux(u.sub, aligned_x - aligned_y, aligned_x + aligned_y)),
+            s.total.eq(total),
         ]
         return s
 

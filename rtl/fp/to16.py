@@ -84,12 +84,18 @@ class Fp32ToFp16(wiring.Component):
 
         # Stage 2: round and pack. wide holds sig << 26 >> drop: the kept bits from bit 26 up,
         # the guard bit at 25, and every lower bit (none lost) below it.
+        # drop >= 13 leaves at most 11 kept bits.
         wide = Cat(Const(0, _DROP_MAX + 1), u.sig) >> u.drop
-        kept = wide[_DROP_MAX + 1:]
+        kept = wide[_DROP_MAX + 1:_DROP_MAX + 12]
         guard = wide[_DROP_MAX]
-        sticky = wide[0:_DROP_MAX].any()
-        # For normals kept has its hidden bit at 10, which adds the 1 that base leaves out.
-        magnitude = (u.base << 10) + kept + (guard & (sticky | kept[0]))
+        # Sticky: the OR of the significand bits below the guard bit (bit drop - 1), masked
+        # beside the shifter rather than taken from its outputs.
+        sticky = Cat(u.sig[k] & (u.drop > k + 1) for k in range(24)).any()
+        inc = guard & (sticky | kept[0])
+        # For normals kept has its hidden bit at 10, which adds the 1 that base leaves out:
+        # (base << 10) + kept + inc as one carry chain, inc entering through a low bit of
+        # both operands (inc + inc carries inc into bit 1).
+        magnitude = (Cat(inc, kept[0:10], u.base) + Cat(inc, Const(0, 10), kept[10]))[1:]
         with m.If(u.nan):
             m.d.sync += self.result.eq(0x7E00)
         with m.Elif(u.inf):

@@ -6,20 +6,20 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from wafer_engine.rtl.wavelet import COLOR_BITS
-from wafer_engine.rtl.pe.job import Decoded, Fetched, Job
+from wafer_engine.rtl.pe.job import Decoded, Fetched, Job, Predecoded, address_bits
 from wafer_engine.rtl.params import PeParams
 from wafer_engine.rtl.pe.task import Command, Op
 
 __all__ = ["Decoder", "predecode"]
 
 
-def predecode(task, params):
+def predecode(task, armed, params):
     """The :class:`~wafer_engine.rtl.pe.job.Predecoded` flags of task row ``task`` (a
-    ``TaskEntry`` view), as a value to store next to the row when it is written."""
+    ``TaskEntry`` view); a row not ``armed`` since reset is NONE."""
     p = params
     op = task.op
-    return Cat(op == Op.NONE, op == Op.STORE, op == Op.AXPY, op == Op.MAC, op == Op.REDUCE,
-               op == Op.GRAD,
+    return Cat(~armed | (op == Op.NONE), op == Op.STORE, op == Op.AXPY, op == Op.MAC,
+               op == Op.REDUCE, op == Op.GRAD,
                (task.len != 0) & (task.len <= p.max_len),
                task.out_color < p.colors,
                task.acc + task.len <= p.acc_words)
@@ -29,9 +29,10 @@ class Decoder(wiring.Component):
     """Decode of the wavelet at the head of the input FIFO against its color's task, in three
     registered stages so that no path runs from the FIFO through the decode to the sequencer:
 
-    - F (fetch): the head wavelet, its task row and the row's :class:`Predecoded` flags, and
-      the index split ``i = idx >> jbits``, ``j = idx & (2**jbits - 1)``;
-    - P (products): the row offsets ``row * len`` and the block ends ``base + len``;
+    - F (fetch): the head wavelet, its task row and whether the row is armed, and the index
+      split ``i = idx >> jbits``, ``j = idx & (2**jbits - 1)``;
+    - P (products): the row offsets ``row * len``, the block ends ``base + len`` and the
+      row's :class:`Predecoded` flags;
     - X (the decoded job): full-width address sums and range checks decide what the wavelet
       is (drop kinds in the order no task, errors, zero skip). P moves on when X is empty or
       its job is taken this cycle; a job then fills X, a drop leaves X empty (counted).
@@ -44,7 +45,7 @@ class Decoder(wiring.Component):
     ``mem_words``, ``acc_words`` and ``max_len`` matter here).
 
     Attributes:
-        head: In(Fetched) -- the input FIFO's head wavelet with its color's row and flags.
+        head: In(Fetched) -- the input FIFO's head wavelet with its color's row.
         head_valid: In(1) -- the input FIFO is not empty.
         pop: Out(1) -- the head moves into F this cycle (read enable of the FIFO).
         en: In(1) -- pipeline enable (the PE's output-stall signal).
@@ -53,9 +54,9 @@ class Decoder(wiring.Component):
         job_valid: Out(1) -- X holds a job.
         p_color: Out(COLOR_BITS) -- the color of the wavelet in P (to look up its counter).
         reduce_k: In(16) -- the REDUCE counter of ``p_color``.
-        k_write: Out(1) -- the counter of ``p_color`` moves at the clock edge: to 0 if
-            ``k_clear``, else to ``k + 1``, back to 0 at ``len``.
-        k_clear: Out(1) -- the wavelet in P is a CLEAR (or DRAIN_CLEAR) command.
+        k_write: Out(1) -- the counter of ``p_color`` becomes ``k_next`` at the clock edge.
+        k_next: Out(16) -- its next value: 0 for a CLEAR (or DRAIN_CLEAR) command, else
+            ``k + 1``, back to 0 at the row's ``len``.
         dropped: Out(1) -- the wavelet in P is dropped this cycle, as ``kind`` says.
         kind: Out(Decoded) -- what the wavelet in P is.
         busy: Out(1) -- F, P or X holds something.
@@ -74,7 +75,7 @@ class Decoder(wiring.Component):
             "p_color": Out(COLOR_BITS),
             "reduce_k": In(16),
             "k_write": Out(1),
-            "k_clear": Out(1),
+            "k_next": Out(16),
             "dropped": Out(1),
             "kind": Out(Decoded),
             "busy": Out(1),
@@ -108,10 +109,12 @@ class Decoder(wiring.Component):
         a_end = Signal(17)              # mem_a + len
         b_end = Signal(17)              # mem_b + len
         acc_end = Signal(17)            # acc + len
+        k_last = Signal(16)             # len - 1: the REDUCE counter's last value
         store_ok = Signal()             # mem_a + idx < mem_words
         zero = Signal()                 # the value is +0 or -0
         drain, clear = Signal(), Signal()
-        pw, pt, pre = pf.wavelet, pf.task, pf.pre
+        pre = Signal(Predecoded)
+        pw, pt = pf.wavelet, pf.task
         length = pt.len[:len_bits]
 
         # -- X: sums, checks and the job, from P --------------------------------------------
@@ -180,7 +183,10 @@ class Decoder(wiring.Component):
         # counters stay off the range checks' paths.
         reduce_ok = pre.reduce & pre.len_ok & pre.acc_ok & pre.color_ok
         clear_ok = (~pre.none & clear & pre.len_ok & pre.acc_ok & (pre.color_ok | ~drain))
-        m.d.comb += self.k_clear.eq(pw.control)
+        # One incrementer for all colors: P holds the color's counter and row. A counter only
+        # ever moves to values below its row's len (and restarts at 0 when the row is
+        # written), so "k + 1 >= len" is "k == len - 1", compared beside the incrementer.
+        m.d.comb += self.k_next.eq(Mux(pw.control | (k == k_last), 0, k + 1))
 
         # -- Stage movement -------------------------------------------------------------------
         en = self.en
@@ -203,15 +209,25 @@ class Decoder(wiring.Component):
                 m.d.sync += x_valid.eq(0)
             with m.If(p_moves):
                 m.d.sync += [self.job.eq(job), x_valid.eq(is_job)]
+                # A job's addresses passed the range checks: their high bits are 0, and X
+                # keeps only the low ones (so do the sequencer and the pipeline after it).
+                m.d.sync += [
+                    self.job.count.eq(job.count[:len_bits]),
+                    self.job.mem_a.eq(job.mem_a[:address_bits(p.mem_words)]),
+                    self.job.mem_b.eq(job.mem_b[:address_bits(p.mem_words)]),
+                    self.job.acc.eq(job.acc[:address_bits(p.acc_words)]),
+                ]
             with m.If(p_free):
                 m.d.sync += [
                     pf.eq(f),
+                    pre.eq(predecode(ft, f.armed, p)),
                     p_valid.eq(f_valid),
                     row_a.eq(f_row * f_len),
                     row_i.eq(f_i * f_len),
                     a_end.eq(ft.mem_a + f_len),
                     b_end.eq(ft.mem_b + f_len),
                     acc_end.eq(ft.acc + f_len),
+                    k_last.eq(ft.len - 1),
                     store_ok.eq(ft.mem_a + f_idx < p.mem_words),
                     zero.eq(fw.payload.half.value[:15] == 0),
                     drain.eq(f_drain),
@@ -222,7 +238,7 @@ class Decoder(wiring.Component):
                     f.eq(self.head),
                     f_valid.eq(self.head_valid),
                     f_i.eq(h_idx >> h_task.jbits),
-                    f_row.eq(Mux(self.head.pre.axpy, h_idx,
+                    f_row.eq(Mux(h_task.op == Op.AXPY, h_idx,
                                  h_idx & ~(Const(0xFFFF, 16) << h_task.jbits)[:16])),
                 ]
         return m

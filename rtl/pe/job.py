@@ -6,7 +6,13 @@ from amaranth.lib import data, enum
 from wafer_engine.rtl.wavelet import COLOR_BITS, Wavelet
 from wafer_engine.rtl.pe.task import TaskEntry
 
-__all__ = ["Decoded", "Predecoded", "Fetched", "Job", "Element"]
+__all__ = ["Decoded", "Predecoded", "Fetched", "Job", "Element", "address_bits"]
+
+
+def address_bits(words):
+    """Bits of an address below ``words`` (at least 1): what a job's checked mem or acc
+    address needs of its 16-bit field."""
+    return max(1, (words - 1).bit_length())
 
 
 class Decoded(enum.Enum, shape=2):
@@ -19,8 +25,8 @@ class Decoded(enum.Enum, shape=2):
 
 class Predecoded(data.Struct):
     """What the decoder needs of a task row that does not depend on the wavelet, worked out
-    when the row is written (one register set per color)."""
-    none: 1         # op NONE
+    from the fetched row on its way from F into P."""
+    none: 1         # op NONE, or the row's word 1 not written since reset
     store: 1
     axpy: 1
     mac: 1
@@ -35,7 +41,7 @@ class Fetched(data.Struct):
     """Stage F: the wavelet taken from the input FIFO with its color's task row."""
     wavelet: Wavelet
     task: TaskEntry
-    pre: Predecoded
+    armed: 1        # the row's word 1 (which holds op) was written since reset
 
 
 class Job(data.Struct):
@@ -69,7 +75,8 @@ class Element(data.Struct):
     A slot with none of the kind bits set is a bubble. ``data`` carries the fp16 value (to
     S2), REDUCE's payload (to S5), a drained accumulator (S6..S9) and the result (S10, S11).
     ``fwd`` (S4 only) says the element in S9 writes the accumulator this one reads: its sum,
-    at the adder's output, replaces the value read at S3.
+    at the adder's output, replaces the value read at S3. ``relu`` asks for ReLU up to S10;
+    in S11 it says ReLU zeroes the result (it was negative and not NaN).
     """
     fmac: 1         # acc[acc] += data * mem (reads and writes acc)
     grad: 1         # GRAD: multiply the two mem operands, add to the running sum

@@ -1,16 +1,16 @@
 """The processing element: wavelet-triggered tasks over a local fp16 memory and fp32
 accumulators, with a one-slot-per-cycle multiply-accumulate pipeline."""
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from wafer_engine.rtl.fp import Fp16Mul, Fp32Add, Fp32ToFp16, relu32
+from wafer_engine.rtl.fp import Fp16Mul, Fp32Add, Fp32ToFp16
 from wafer_engine.rtl.wavelet import LinkSignature, Wavelet
-from wafer_engine.rtl.pe.decode import Decoder, predecode
-from wafer_engine.rtl.pe.job import Decoded, Element, Job, Predecoded
+from wafer_engine.rtl.pe.decode import Decoder
+from wafer_engine.rtl.pe.job import Decoded, Element, Job, address_bits
 from wafer_engine.rtl.params import PeParams
 from wafer_engine.rtl.pe.ports import CountersSignature, PeConfigSignature, PeekSignature, Target
 from wafer_engine.rtl.pe.task import TaskEntry
@@ -98,9 +98,17 @@ class Pe(wiring.Component):
         cfg, peek, cnt = self.cfg, self.peek, self.counters
         wavelet_bits = Wavelet.as_shape().size
 
-        table = [Signal(TaskEntry, name=f"task_{c}") for c in range(p.colors)]
-        # Reset rows are NONE, and so are their flags.
-        pre = [Signal(Predecoded, name=f"pre_{c}", init={"none": 1}) for c in range(p.colors)]
+        # The task table in distributed RAM, one memory per configuration word, with one
+        # asynchronous read port shared by the decoder (the input FIFO's head) and peek (while
+        # the input FIFO is empty). Reset cannot clear a memory: a row counts as armed (its op
+        # valid) once its word 1 has been written since reset, and reads as NONE before.
+        row_bits = TaskEntry.as_shape().size
+        m.submodules.task_lo = task_lo = Memory(shape=64, depth=p.colors, init=[])
+        m.submodules.task_hi = task_hi = Memory(shape=row_bits - 64, depth=p.colors, init=[])
+        task_lo_wr, task_hi_wr = task_lo.write_port(), task_hi.write_port()
+        task_lo_rd = task_lo.read_port(domain="comb")
+        task_hi_rd = task_hi.read_port(domain="comb")
+        armed = Signal(p.colors)
         reduce_k = [Signal(16, name=f"reduce_k_{c}") for c in range(p.colors)]
 
         # mem has two read ports (GRAD reads both operands of a product in one cycle) and one
@@ -146,7 +154,10 @@ class Pe(wiring.Component):
         # The one global stall: a result in S11 that must go into a full output FIFO. Every
         # register of the datapath (fp units and memory read ports included) and of the
         # decoder holds meanwhile, so relative timing inside the pipeline never changes.
-        half = to16.result
+        # ReLU of a sparse output: a negative non-NaN result converts to +0, so the
+        # converter sees the value itself and S11's ``relu`` (set from S10, see below) says
+        # whether to replace its output by +0 (fp16 0x0000).
+        half = Mux(s_push.relu, 0, to16.result)
         push = s_push.out & (~s_push.sparse | half[:15].any())
         en = Signal()
         m.d.comb += en.eq(~(push & ~out_fifo.w_rdy))
@@ -158,23 +169,25 @@ class Pe(wiring.Component):
             out_fifo.w_en.eq(push & en),
         ]
 
-        # Decode: the head wavelet with its color's row and predecoded flags, three stages.
+        # Decode: the head wavelet with its color's row and armed bit, three stages.
         m.submodules.decode = dec = Decoder(p)
         x, x_valid = dec.job, dec.job_valid
         m.d.comb += [
+            task_lo_rd.addr.eq(Mux(in_fifo.r_rdy, head.color, peek.addr[1:])),
+            task_hi_rd.addr.eq(task_lo_rd.addr),
             dec.head.wavelet.eq(head),
-            dec.head.task.eq(Array(t.as_value() for t in table)[head.color]),
-            dec.head.pre.eq(Array(q.as_value() for q in pre)[head.color]),
+            dec.head.task.eq(Cat(task_lo_rd.data, task_hi_rd.data)),
+            dec.head.armed.eq(armed.bit_select(task_lo_rd.addr, 1)),
             dec.head_valid.eq(in_fifo.r_rdy),
             in_fifo.r_en.eq(dec.pop),
             dec.en.eq(en),
-            dec.reduce_k.eq(Array(reduce_k)[dec.p_color]),
+            # The counter of P's color; while the decoder is empty, the one peek asks for.
+            dec.reduce_k.eq(Array(reduce_k)[Mux(dec.busy, dec.p_color,
+                                                peek.addr[:len(dec.p_color)])]),
         ]
-        # Each color's counter has its own incrementer: no color mux inside the counter's loop.
         for c in range(p.colors):
-            k_inc = reduce_k[c] + 1
             with m.If(dec.k_write & (dec.p_color == c)):
-                m.d.sync += reduce_k[c].eq(Mux(dec.k_clear | (k_inc >= table[c].len), 0, k_inc))
+                m.d.sync += reduce_k[c].eq(dec.k_next)
 
         # Sequencer: job register J, fed by the decoder's X. Addresses, index and count
         # advance with every issue, so issue compares and drives registers only.
@@ -203,12 +216,20 @@ class Pe(wiring.Component):
             j_load.eq(en & (~j_valid | done)),
             dec.take.eq(j_load | (en & j_valid & join)),
         ]
+        # Addresses, counts and their increments keep only the bits a checked job needs
+        # (the decoder clears the others): a job's last increment may wrap, unused.
+        len_bits = p.max_len.bit_length()
+        mem_bits, acc_bits = address_bits(p.mem_words), address_bits(p.acc_words)
+
+        def next_mem(addr):
+            return Cat((addr + 1)[:mem_bits], Const(0, 16 - mem_bits))
+
         src_a = Mux(join, x.mem_a, job.mem_a)
         src_b = Mux(join, x.mem_b, job.mem_b)
         with m.If(en & j_valid & job.grad):
             m.d.sync += [
                 Cat(job.mem_a, job.mem_b).eq(ring[0]),
-                ring[-1].eq(Cat((src_a + 1)[:16], (src_b + 1)[:16])),
+                ring[-1].eq(Cat(next_mem(src_a), next_mem(src_b))),
                 slot.eq(slot + 1),
             ]
             for k in range(len(ring) - 1):
@@ -216,12 +237,12 @@ class Pe(wiring.Component):
             with m.If(join):
                 m.d.sync += n.eq(n + 1)
             with m.If(slot == _GROUP - 1):
-                m.d.sync += [job.count.eq(job.count - 1), first.eq(0)]
+                m.d.sync += [job.count.eq((job.count - 1)[:len_bits]), first.eq(0)]
         with m.Elif(issue):
             m.d.sync += [
-                job.count.eq(job.count - 1),
-                job.mem_a.eq(job.mem_a + 1),
-                job.acc.eq(job.acc + 1),
+                job.count.eq((job.count - 1)[:len_bits]),
+                job.mem_a.eq((job.mem_a + 1)[:mem_bits]),
+                job.acc.eq((job.acc + 1)[:acc_bits]),
                 job.index.eq(job.index + 1),
             ]
         with m.If(j_load):
@@ -299,7 +320,8 @@ class Pe(wiring.Component):
             add.en.eq(en),
         ]
 
-        # S9: accumulator write, result selection, ReLU and fp16 conversion of sparse outputs.
+        # S9: accumulator write, result selection and fp16 conversion of sparse outputs (their
+        # ReLU is applied in S11).
         value = Mux(s_wr.drain, s_wr.data, add.result)
         acc_dp = en & s_wr.writes_acc
         cfg_acc = cfg.valid & (cfg.target == Target.ACC) & (cfg.addr < p.acc_words)
@@ -307,7 +329,7 @@ class Pe(wiring.Component):
             acc_wr.addr.eq(Mux(acc_dp, s_wr.acc, cfg.addr)),
             acc_wr.data.eq(Mux(acc_dp, acc_wr_data, cfg.data[:32])),
             acc_wr.en.eq(acc_dp | cfg_acc),
-            to16.a.eq(Mux(s_wr.relu, relu32(value), value)),
+            to16.a.eq(value),
             to16.valid.eq(s_wr.out & s_wr.sparse),
             to16.en.eq(en),
         ]
@@ -325,57 +347,53 @@ class Pe(wiring.Component):
                     m.d.sync += dst.fwd.eq(src.reads_acc & s_wr_in.writes_acc
                                            & (src.acc == s_wr_in.acc))
                 elif src is s_add:      # a drained accumulator travels alongside the adder
-                    m.d.sync += dst.data.eq(Mux(s_add.drain, acc_value, s_add.data))
+                    # (S6..S9's data is only read for a drain: no need to keep the payload)
+                    m.d.sync += dst.data.eq(acc_value)
                 elif src is s_wr:
                     m.d.sync += dst.data.eq(value)
+                elif dst is s_push:     # from here on: ReLU zeroes this result
+                    negative = src.data[31] & ~((src.data[23:31] == 0xFF) & src.data[:23].any())
+                    m.d.sync += dst.relu.eq(src.relu & negative)
 
-        # Configuration writes to the task table (mem and acc writes are above). The row's
-        # predecoded flags are stored with it, worked out from the fields they need as they
-        # are after the write (one shared circuit for all colors).
-        cfg_row = Array(t.as_value() for t in table)[cfg.addr[1:]]
-        new_row = Signal(TaskEntry)
-        m.d.comb += new_row.eq(cfg_row)
-        with m.If(cfg.addr[0]):
-            m.d.comb += new_row.as_value()[64:].eq(cfg.data)
-        with m.Else():
-            m.d.comb += new_row.as_value()[:64].eq(cfg.data)
-        with m.If(cfg.valid & (cfg.target == Target.TASK)):
+        # Configuration writes to the task table (mem and acc writes are above).
+        cfg_task = cfg.valid & (cfg.target == Target.TASK) & (cfg.addr < 2 * p.colors)
+        cfg_color = cfg.addr[1:]
+        m.d.comb += [
+            task_lo_wr.addr.eq(cfg_color),
+            task_lo_wr.data.eq(cfg.data),
+            task_lo_wr.en.eq(cfg_task & ~cfg.addr[0]),
+            task_hi_wr.addr.eq(cfg_color),
+            task_hi_wr.data.eq(cfg.data),
+            task_hi_wr.en.eq(cfg_task & cfg.addr[0]),
+        ]
+        with m.If(cfg_task):
             for c in range(p.colors):
-                with m.If(cfg.addr[1:] == c):
-                    row = table[c].as_value()
+                with m.If(cfg_color == c):
                     with m.If(cfg.addr[0]):
-                        m.d.sync += row[64:].eq(cfg.data)
-                    with m.Else():
-                        m.d.sync += row[:64].eq(cfg.data)
-                    m.d.sync += pre[c].eq(predecode(new_row, p))
+                        m.d.sync += armed[c].eq(1)
                     # A rewritten task starts its REDUCE sequence afresh.
                     m.d.sync += reduce_k[c].eq(0)
 
-        # Peek: mem and acc through the datapath read ports (free while idle).
-        peek_target = Signal(Target)
-        peek_ok = Signal()
+        # Peek: mem and acc through the datapath read ports, the task table through the
+        # decoder's read port, the REDUCE counters through the decoder's counter mux (all
+        # free while idle). peek_word holds a task word or counter, else 0, so the output is
+        # an AND-OR of three sources with registered selects.
+        peek_mem, peek_acc = Signal(), Signal()
         peek_word = Signal(64)
-        task_row = Array(t.as_value() for t in table)[peek.addr[1:]]
-        with m.Switch(peek.target):
-            with m.Case(Target.TASK):
-                m.d.sync += [peek_ok.eq(peek.addr < 2 * p.colors),
-                             peek_word.eq(Mux(peek.addr[0], task_row[64:], task_row[:64]))]
-            with m.Case(Target.MEM):
-                m.d.sync += peek_ok.eq(peek.addr < p.mem_words)
-            with m.Case(Target.ACC):
-                m.d.sync += peek_ok.eq(peek.addr < p.acc_words)
-            with m.Case(Target.STATE):
-                m.d.sync += [peek_ok.eq(peek.addr < p.colors),
-                             peek_word.eq(Array(reduce_k)[peek.addr])]
-        m.d.sync += peek_target.eq(peek.target)
-        with m.If(peek_ok):
-            with m.Switch(peek_target):
-                with m.Case(Target.MEM):
-                    m.d.comb += peek.data.eq(mem_rd.data)
-                with m.Case(Target.ACC):
-                    m.d.comb += peek.data.eq(acc_rd.data)
-                with m.Default():
-                    m.d.comb += peek.data.eq(peek_word)
+        # Word 1 of a row not armed since reset reads as 0 (op NONE).
+        task_hi_peek = (task_hi_rd.data
+                        & armed.bit_select(task_lo_rd.addr, 1).replicate(row_bits - 64))
+        m.d.sync += [
+            peek_mem.eq((peek.target == Target.MEM) & (peek.addr < p.mem_words)),
+            peek_acc.eq((peek.target == Target.ACC) & (peek.addr < p.acc_words)),
+            peek_word.eq(0),
+        ]
+        with m.If((peek.target == Target.TASK) & (peek.addr < 2 * p.colors)):
+            m.d.sync += peek_word.eq(Mux(peek.addr[0], task_hi_peek, task_lo_rd.data))
+        with m.If((peek.target == Target.STATE) & (peek.addr < p.colors)):
+            m.d.sync += peek_word.eq(dec.reduce_k)
+        m.d.comb += peek.data.eq(peek_word | Mux(peek_mem, mem_rd.data, 0)
+                                 | Mux(peek_acc, acc_rd.data, 0))
 
         # Status and counters. A drop is counted one cycle after it leaves P (registered here,
         # so that P's range checks do not feed the counters' carry chains); the cycle with
