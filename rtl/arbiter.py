@@ -77,7 +77,9 @@ class RoundRobin(wiring.Component):
         last = Signal(range(self.count), init=self.count - 1)
         # Bit i: request i comes after the last grant. Each bit is a constant comparison of a
         # small register, so it is ready early in the cycle.
-        above = Cat(last < i for i in range(self.count))
+        # Bit 0 is never above `last`; written as a constant (not `last < 0`) so the Verilog
+        # holds no comparison that is constant by its type (Verilator's UNSIGNED warning).
+        above = Cat(Const(0, 1), *(last < i for i in range(1, self.count)))
         m.d.comb += [
             self.valid.eq(self.requests.any()),
             self.one_hot.eq(first_after(self.requests, above)),

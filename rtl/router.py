@@ -1,6 +1,6 @@
 """The mesh router: five ports, per-color virtual channels, static multicast routes."""
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -113,8 +113,10 @@ class Router(wiring.Component):
         # tx and the range filter bounds are needed for the color arriving on each input: a
         # copy in a small memory (distributed RAM) with one read port per input replaces a
         # 37-bit multiplexer over the colors per input. Written with the table.
+        # At least two rows: a one-row memory has a zero-width address, which the Verilog
+        # writes as a [-1:0] range.
         arrival = m.submodules.arrival_routes = Memory(
-            shape=ArrivalRoute, depth=colors,
+            shape=ArrivalRoute, depth=max(colors, 2),
             init=[{"tx": route.tx_mask, "lo": route.lo, "hi": route.hi}
                   for route in self._routes])
         arrival_write = arrival.write_port()
@@ -165,7 +167,8 @@ class Router(wiring.Component):
         s.wr = [Signal(range(slots), name=f"wr_{p.name}_{c}") for c in range(colors)]
         # sent[c]: the outputs that already took (p, c)'s head.
         s.sent = [Signal(len(PORTS), name=f"sent_{p.name}_{c}") for c in range(colors)]
-        s.sel = Signal(range(colors), name=f"sel_{p.name}")
+        # range(2) at one color: a zero-width signal becomes a [-1:0] range in the Verilog.
+        s.sel = Signal(range(max(colors, 2)), name=f"sel_{p.name}")
         s.sel_valid = Signal(name=f"sel_valid_{p.name}")
         # sent[sel], registered with the selection, so that the presented head's `remaining`
         # needs no multiplexer at the start of the allocation path.
@@ -267,7 +270,8 @@ class Router(wiring.Component):
         others = Signal(colors, name=f"others_{p.name}")
         m.d.comb += others.eq(Cat((s.sel != c) & (s.count[c] != 0) & movable[c]
                                   for c in range(colors)))
-        after_sel = Cat(s.sel < c for c in range(colors))
+        # Color 0 is never after `sel`: a constant, not `sel < 0` (Verilator's UNSIGNED).
+        after_sel = Cat(Const(0, 1), *(s.sel < c for c in range(1, colors)))
         pick = one_hot_index(first_after(others, after_sel))[:sel_bits]
         arrival = Signal(name=f"arrival_{p.name}")
         m.d.comb += arrival.eq(Cat(s.push[c] & (s.count[c] == 0) & movable[c] & (s.sel != c)

@@ -80,11 +80,12 @@ def test_tree_sum_is_the_same_from_any_cover():
 
 
 def test_layer_cycles_are_the_closed_forms():
-    # 1 x 1 array, W 2 x 3 dense, batch 1: forward 6 weights + 13 + 1 row + (1 + 16)
-    # chain; backward data likewise with 3 results; gradient 6 x (4 - 2) + 13 + 1 + 1.
+    # 1 x 1 array, W 2 x 3 dense, batch 1: forward 6 weights + 16 (the PE's fill) + 1 row +
+    # (2 results + 19 per chain column); backward data likewise with 3 results; gradient: six
+    # one-element GRADs, one per cycle, + 16 + 1 + 1.
     cycles = layer_cycles(2, 3, 1, ArrayParams.build(rows=1, cols=1))
-    assert cycles == {"forward": 6 + 13 + 1 + 2 + 16, "backward_data": 6 + 13 + 1 + 3 + 16,
-                      "weight_grad": 6 * 2 + 13 + 1 + 1}
+    assert cycles == {"forward": 6 + 16 + 1 + 2 + 19, "backward_data": 6 + 16 + 1 + 3 + 19,
+                      "weight_grad": 6 + 16 + 1 + 1}
 
 
 def test_a_gpt3_sized_layer_in_well_under_a_minute():

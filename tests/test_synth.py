@@ -28,11 +28,12 @@ def test_missing_top_raises_with_the_yosys_error(tmp_path):
 
 
 def test_default_pe_memories_map_to_block_ram(tmp_path):
-    """mem (4096 x 16 bits) needs 4 DP16KD at 1024 x 18, acc (1024 x 32) 2 at 512 x 36; the
-    fp16 significand product (11 x 11 bits) needs at least one multiplier."""
+    """mem (4096 x 16 bits) needs 4 DP16KD at 1024 x 18, and is kept twice (GRAD reads two
+    words a cycle, one per copy); acc (1024 x 32) 2 at 512 x 36; the fp16 significand product
+    (11 x 11 bits) needs at least one multiplier."""
     verilog = write_verilog(*pe_top(), tmp_path)
     r = synth_ecp5(verilog, "pe")
-    assert r["DP16KD"] == 6
+    assert r["DP16KD"] == 2 * 4 + 2
     assert r["MULT18X18D"] >= 1
     # The eight 32-bit counters alone are 256 flip-flops.
     assert r["FF"] >= 8 * 32 and r["LUT4"] > 0
