@@ -90,20 +90,19 @@ def run_until(model, streams, backpressure, done, max_cycles=100_000):
     """Step ``model`` under ``backpressure`` until ``done(emitted)``; returns
     ``(cycles, emitted)`` with ``emitted`` per output a list of ``(cycle, Wavelet)``."""
     senders = [LinkSender(model.colors, streams.get(p, ())) for p in PORTS]
-    emitted = [[] for _ in PORTS]
-    cycle = 0
-    while not done(emitted):
-        assert cycle < max_cycles
-        ready = [model.ready(p) for p in PORTS]
-        offered = [s.offer(ready[p], backpressure.pause(cycle, p)) for p, s in enumerate(senders)]
-        _, out = model.step(offered, [backpressure.ready(cycle, q) for q in PORTS])
-        for p, s in enumerate(senders):
-            s.commit(ready[p])
-        for q, w in enumerate(out):
-            if w is not None:
-                emitted[q].append((cycle, w))
-        cycle += 1
-    return cycle, emitted
+    return simulate_router(model, senders, backpressure, max_cycles, until=done)
+
+
+def _stall_beside_stream(model_class, n, depth):
+    """Color 0 (W -> N, never ready at N) and color 1 (W -> E) alternate on input W, ``n`` of
+    each; runs until ``n`` color-1 wavelets are out. Returns ``(model, streams, (cycles,
+    emitted))``."""
+    routes = {0: Route(frozenset({Port.W}), frozenset({Port.N})),
+              1: Route(frozenset({Port.W}), frozenset({Port.E}))}
+    model = model_class(colors=2, depth=depth, routes=routes)
+    streams = {Port.W: [Wavelet(c, i) for i in range(n) for c in (0, 1)]}
+    return model, streams, run_until(model, streams, Backpressure(0, 2, stalled_colors=[0]),
+                                     lambda e: len(e[Port.E]) == n)
 
 
 @pytest.mark.parametrize("depth", [2, 3, 4])
@@ -117,12 +116,7 @@ def test_stalled_color_does_not_slow_another_color_of_its_input(depth):
     after ``n + depth + 1`` cycles: at least 90 % of full rate for n = 200.
     """
     n = 200
-    routes = {0: Route(frozenset({Port.W}), frozenset({Port.N})),
-              1: Route(frozenset({Port.W}), frozenset({Port.E}))}
-    model = RouterModel(colors=2, depth=depth, routes=routes)
-    streams = {Port.W: [Wavelet(c, i) for i in range(n) for c in (0, 1)]}
-    cycles, emitted = run_until(model, streams, Backpressure(0, 2, stalled_colors=[0]),
-                                lambda e: len(e[Port.E]) == n)
+    model, streams, (cycles, emitted) = _stall_beside_stream(RouterModel, n, depth)
     assert cycles == n + depth + 1
     assert n / cycles >= 0.9
     assert [w for _, w in emitted[Port.E]] == [w for w in streams[Port.W] if w.color == 1]
@@ -139,13 +133,8 @@ class _AlwaysWorthPresenting(RouterModel):
 def test_stalled_color_bound_catches_a_router_without_the_predictor():
     """The 90 % bound above is not slack: without the predictor, input W keeps presenting
     stalled color 0 every other cycle and color 1 drops to about half rate."""
-    n, depth = 200, 2
-    routes = {0: Route(frozenset({Port.W}), frozenset({Port.N})),
-              1: Route(frozenset({Port.W}), frozenset({Port.E}))}
-    model = _AlwaysWorthPresenting(colors=2, depth=depth, routes=routes)
-    streams = {Port.W: [Wavelet(c, i) for i in range(n) for c in (0, 1)]}
-    cycles, _ = run_until(model, streams, Backpressure(0, 2, stalled_colors=[0]),
-                          lambda e: len(e[Port.E]) == n)
+    n = 200
+    _, _, (cycles, _) = _stall_beside_stream(_AlwaysWorthPresenting, n, depth=2)
     assert n / cycles < 0.9
 
 

@@ -210,16 +210,23 @@ class RouterModel:
         return sum(sum(counts) for counts in self.count)
 
 
-def simulate_router(model, senders, backpressure, max_cycles=10_000_000):
+def simulate_router(model, senders, backpressure, max_cycles=10_000_000, until=None):
     """Run ``model`` with one :class:`~wafer_engine.fabric.model.traffic.LinkSender` per input until it drains.
 
     Returns ``(cycles, emitted)``: the cycle count and per output port a list of
     ``(cycle, Wavelet)``. Raises ``RuntimeError`` if traffic is still in flight after
-    ``max_cycles`` (a route that never drains).
+    ``max_cycles`` (a route that never drains). ``until(emitted)``, if given, ends the run
+    instead of draining (for traffic that is stalled on purpose).
     """
     emitted = [[] for _ in PORTS]
     cycle = 0
-    while any(s.pending for s in senders) or model.buffered:
+
+    def running():
+        if until is not None:
+            return not until(emitted)
+        return any(s.pending for s in senders) or model.buffered
+
+    while running():
         if cycle >= max_cycles:
             raise RuntimeError(f"Router did not drain within {max_cycles} cycles")
         ready = [model.ready(p) for p in PORTS]
