@@ -77,7 +77,8 @@ class ArrayParams:
                        lambda v: check_int(v, 1, MAX_ROWS, "Row count"))
     cols: int = _param(4, f"array columns, 1..{MAX_COLS}",
                        lambda v: check_int(v, 1, MAX_COLS, "Column count"))
-    depth: int = _param(2, f"router buffer depth per (input, color) in wavelets, 1..{MAX_DEPTH}",
+    depth: int = _param(3, f"router buffer depth per (input, color) in wavelets, arrival "
+                              f"register included (3 for full rate), 1..{MAX_DEPTH}",
                         check_depth)
     pe: PeParams = PeParams()
 

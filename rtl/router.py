@@ -11,7 +11,11 @@ from wafer_engine.rtl.route import RouteConfigSignature, RouteEntry, check_route
 from wafer_engine.rtl.params import check_depth
 from wafer_engine.rtl.wavelet import LinkSignature, check_colors
 
-__all__ = ["Router", "BufferEntry", "ArrivalRoute", "slots_per_color"]
+__all__ = ["Router", "BufferEntry", "ArrivalRoute", "slots_per_color", "HOP_CYCLES"]
+
+#: Cycles from the edge a router takes a wavelet to the edge it leaves, at zero load: one in
+#: the arrival register, one in the buffer.
+HOP_CYCLES = 2
 
 
 class BufferEntry(data.Struct):
@@ -41,21 +45,26 @@ def slots_per_color(depth):
 class Router(wiring.Component):
     """A 5-port mesh router with one buffer memory per input port, shared by the colors.
 
-    Input port ``p`` keeps ``depth`` wavelets per color in one memory (address ``{color,
-    slot}``). A wavelet of color ``c`` is accepted on port ``p`` when ``p`` is in ``rx[c]``,
-    ``tx[c]`` is not empty and ``p`` holds fewer than ``depth`` wavelets of ``c``; ``i[p].ready``
-    depends on nothing else. Each cycle every input presents the head of one selected color
-    to the outputs; each output picks among the four other inputs whose presented head wants
-    it and whose color its receiver is ready for, with a round-robin arbiter. A head leaves its
-    buffer once every output of its delivery mask has taken it (multicast); an input moves on
-    to another color (round-robin) when its head is gone or none of the outputs it still waits
-    for is ready, so a stalled color does not hold its input. Data wavelets whose index is
-    outside ``[lo, hi]`` of color ``c`` are not delivered to RAMP.
+    Input port ``p`` keeps up to ``depth`` wavelets per color: one arrival register, where
+    every wavelet taken from the link spends one cycle, and one buffer memory (address
+    ``{color, slot}``). A wavelet of color ``c`` is accepted on port ``p`` when ``p`` is in
+    ``rx[c]``, ``tx[c]`` is not empty and ``p`` holds fewer than ``depth`` wavelets of ``c``
+    (the arrival register included); ``i[p].ready`` depends on registers only. Each cycle
+    every input presents the head of one selected color to the outputs; each output picks
+    among the four other inputs whose presented head wants it and whose color its receiver is
+    ready for, with a round-robin arbiter. A head leaves its buffer once every output of its
+    delivery mask has taken it (multicast); an input moves on to another color (round-robin)
+    when its head is gone or none of the outputs it still waits for is ready, so a stalled
+    color does not hold its input. Data wavelets whose index is outside ``[lo, hi]`` of color
+    ``c`` are not delivered to RAMP.
 
-    Timing: a wavelet accepted at clock edge ``t`` can leave at edge ``t + 1`` (1 cycle per
-    hop); ``depth >= 2`` sustains one wavelet per cycle per output, ``depth == 1`` at most one
-    every two cycles per (input, color). Change a color's route only while none of its
-    wavelets is buffered: the delivery mask is computed on arrival.
+    Timing: a wavelet accepted at clock edge ``t`` is written into the buffer at edge
+    ``t + 1`` and can leave at edge ``t + 2`` (2 cycles per hop: the link between two routers
+    runs from the sender's registers to the receiver's, with nothing of the receiver's logic
+    on it). A wavelet holds its color's room for two cycles at least, so ``depth >= 3``
+    sustains one wavelet per cycle per (input, color), ``depth == 2`` two in three cycles
+    and ``depth == 1`` one in three. Change a color's route only while none of its wavelets is
+    held: the delivery mask is computed when it enters the buffer.
 
     Parameters:
         colors: number of colors, 1..24.
@@ -185,31 +194,47 @@ class Router(wiring.Component):
         m.d.comb += read.addr.eq(s.raddr)
         s.head = read.data
 
-        # Accept side: ready depends on the route table and the counts only.
-        m.d.comb += link.ready.eq(Cat(
-            (s.count[c] != depth) & table[c].rx[p] & table[c].tx.any() for c in range(colors)))
+        # Arrival register: the link ends in flip-flops, so the path between two routers is
+        # the sender's allocation and the wire, nothing of the receiver. A wavelet taken at
+        # edge t is written into the buffer at edge t + 1, always: `ready` counts it against
+        # its color's room, so the buffer has space for it whatever leaves meanwhile.
+        s.stage_valid = Signal(name=f"stage_valid_{p.name}")
+        s.stage = Signal.like(link.wavelet, name=f"stage_{p.name}")
+        color_bits = max(1, (colors - 1).bit_length())
+        stage_color = s.stage.color[:color_bits]
+        # push[c]: the arrival register holds a wavelet of color c; it enters the buffer at the
+        # next edge.
         s.push = [Signal(name=f"push_{p.name}_{c}") for c in range(colors)]
         for c in range(colors):
-            m.d.comb += s.push[c].eq(link.valid & (link.wavelet.color == c) & link.ready[c])
-        color = link.wavelet.color[:max(1, (colors - 1).bit_length())]
+            m.d.comb += s.push[c].eq(s.stage_valid & (stage_color == c))
+        # Accept side: ready depends on registers only (route table, counts, arrival register).
+        m.d.comb += link.ready.eq(Cat(
+            table[c].rx[p] & table[c].tx.any() & (s.count[c] != depth)
+            & ~(s.push[c] & (s.count[c] == depth - 1))
+            for c in range(colors)))
+        take = Cat(link.valid & (link.wavelet.color == c) & link.ready[c]
+                   for c in range(colors)).any()
+        m.d.sync += s.stage_valid.eq(take)
+        with m.If(take):
+            m.d.sync += s.stage.eq(link.wavelet)
+        s.push_color = stage_color
         route = arrival.read_port(domain="comb")
-        m.d.comb += route.addr.eq(color)
+        m.d.comb += route.addr.eq(stage_color)
         # No U-turn: a wavelet never goes back out of the port it came in on.
         tx = route.data.tx & ~(1 << p)
         mask = Signal(len(PORTS), name=f"mask_{p.name}")
         if p == Port.RAMP:
             m.d.comb += mask.eq(tx)
         else:
-            index = link.wavelet.payload.half.index
-            passes = self._passes_filter(index, link.wavelet.control, route.data.lo,
-                                         route.data.hi)
+            index = s.stage.payload.half.index
+            passes = self._passes_filter(index, s.stage.control, route.data.lo, route.data.hi)
             m.d.comb += mask.eq(tx & ~((~passes) << Port.RAMP))
-        slot = Array(s.wr)[color]
+        slot = Array(s.wr)[stage_color]
         m.d.comb += [
-            write.en.eq(Cat(s.push).any()),
-            write.addr.eq(Cat(slot, color) if slots > 1 else color),
-            write.data.payload.eq(link.wavelet.payload),
-            write.data.control.eq(link.wavelet.control),
+            write.en.eq(s.stage_valid),
+            write.addr.eq(Cat(slot, stage_color) if slots > 1 else stage_color),
+            write.data.payload.eq(s.stage.payload),
+            write.data.control.eq(s.stage.control),
             write.data.mask.eq(mask),
         ]
         for c in range(colors):
@@ -276,7 +301,7 @@ class Router(wiring.Component):
         arrival = Signal(name=f"arrival_{p.name}")
         m.d.comb += arrival.eq(Cat(s.push[c] & (s.count[c] == 0) & movable[c] & (s.sel != c)
                                    for c in range(colors)).any())
-        arrival_color = self.i[p].wavelet.color[:sel_bits]
+        arrival_color = s.push_color[:sel_bits]
         sel_count = Array(s.count)[s.sel]
         sel_push = Array(s.push)[s.sel]
         # `sel` stays presented while it has a wavelet and no other color can go, even if

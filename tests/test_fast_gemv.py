@@ -13,6 +13,7 @@ from wafer_engine.fabric.workloads import collect_vector, gemv_program
 from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
 from wafer_engine.sw.backends.run import run_workload
 from wafer_engine.rtl.params import ArrayParams
+from wafer_engine.rtl.router import HOP_CYCLES
 
 #: Largest relative error of an analytical cycle estimate against the exact count.
 TOLERANCE = 0.05
@@ -84,17 +85,22 @@ def test_gemv_fast_against_numpy():
 
 
 def test_gemv_cycles_dense_closed_form():
-    """Dense, L >= 4: each x_j costs L cycles in row 0; the reduction L + 19 per column."""
-    assert gemv_cycles([16, 16, 16, 16], 64, 4) == (15 * 16 + 16 + 16 + 4) + (16 + 76 + 3)
+    """Dense, L >= 4: each x_j costs L cycles in row 0; the reduction L + one chain step per
+    column. H: cycles per router hop; a PE's fill and drain is 15 cycles plus the hop into it;
+    a chain step is a PE's 17 cycles plus two hops."""
+    h = HOP_CYCLES
+    latency, step = 15 + h, 17 + 2 * h
+    assert gemv_cycles([16, 16, 16, 16], 64, 4) == ((15 * 16 + 16 + latency + 4 * h)
+                                                    + (3 * h + 16 + 4 * step))
     # Short blocks wait 4 cycles between AXPYs on the same accumulators, except after the last.
-    assert gemv_cycles([4], 3, 1) == (3 * 4 + 3 + 16 + 1) + (3 + 19)
-    # Nothing streamed: the drain alone.
-    assert gemv_cycles([0, 0], 8, 2) == 4 + 38 + 1
-    # The run ends with the last result sent: row 1's result 0 leaves one cycle after row 0's.
-    assert gemv_cycles([0, 0], 8, 2, last_sent=[0, 0]) == 2 + 38
-    assert gemv_cycles([0, 0], 8, 2, last_sent=[3, -1]) == 4 + 38
+    assert gemv_cycles([4], 3, 1) == (3 * 4 + 3 + latency + h) + (3 + step)
+    # Nothing streamed: the drain alone (row 1 starts one hop late).
+    assert gemv_cycles([0, 0], 8, 2) == h + 4 + 2 * step
+    # The run ends with the last result sent: row 1's result 0 leaves one hop after row 0's.
+    assert gemv_cycles([0, 0], 8, 2, last_sent=[0, 0]) == h + 1 + 2 * step
+    assert gemv_cycles([0, 0], 8, 2, last_sent=[3, -1]) == 4 + 2 * step
     # Nothing sent: quiet when row 1's last REDUCE leaves the pipeline.
-    assert gemv_cycles([0, 0], 8, 2, last_sent=[-1, -1]) == 1 + 4 - 2 + 38
+    assert gemv_cycles([0, 0], 8, 2, last_sent=[-1, -1]) == h + 4 - 2 + 2 * step
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -11,12 +11,12 @@ TB = "wafer_engine.tb.router.test_router"
 STALLED = "stalled_color_does_not_block"
 
 # colors x depth sweep; 12,000 random wavelets per set, plus directed tests. `make test` runs
-# the corners (1 and 24 colors, depth 1 and 2: one color, the most colors, the shallowest and
-# the first deeper buffer); the 4-color sets and depth 4, the same logic at other sizes, run
+# the corners (1 and 24 colors, depth 1 and 3: one color, the most colors, the shallowest and
+# the default, the first at full rate); the 4-color sets and depth 4, the same logic at other sizes, run
 # in `make regress`. The 24-color builds take longest, so they go first for pytest-xdist to
 # overlap them.
-SWEEP = [(colors, depth) for colors in (24, 4, 1) for depth in (1, 2, 4)]
-CORNERS = {(24, 1), (24, 2), (1, 1), (1, 2)}
+SWEEP = [(colors, depth) for colors in (24, 4, 1) for depth in (1, 3, 4)]
+CORNERS = {(24, 1), (24, 3), (1, 1), (1, 3)}
 
 
 def _sweep(skip_one_color=False):
@@ -52,10 +52,10 @@ def test_stalled_color_does_not_block(colors, depth):
 
 
 def test_lockstep_check_catches_a_mismatch():
-    """The testbench is not vacuous: RTL built with depth 2 but modelled with depth 1 fails.
-    It shares test_router[c1-d2]'s build."""
+    """The testbench is not vacuous: RTL built with depth 3 but modelled with depth 1 fails.
+    It shares test_router[c1-d3]'s build."""
     with pytest.raises(AssertionError, match=r"input ready \[.*\] != model"):
-        run_router(1, 2, testcase="random_traffic",
+        run_router(1, 3, testcase="random_traffic",
                    params={"colors": 1, "depth": 1, "seed": 5, "random_wavelets": 400})
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wafer_engine.rtl.params import ArrayParams
+from wafer_engine.rtl.router import HOP_CYCLES
 from wafer_engine.fabric.model.fp_model import fp16_mul, fp32_add, fp32_relu, fp32_to_fp16
 from wafer_engine.fabric.workloads.common import split, to_fp16_bits
 from wafer_engine.fabric.workloads.gemm import check_gemm_operands
@@ -33,9 +34,9 @@ __all__ = ["FabricStats", "gemm_fast", "wgrad_fast", "gemm_cycles", "wgrad_cycle
            "ACC_SPACING"]
 
 #: A PE's fill and drain (input to output) in cycles, with the router hop to it (docs/pe.md).
-PE_LATENCY = 16
+PE_LATENCY = 15 + HOP_CYCLES
 #: Per column of a chain reduction: 17 cycles from a PE's input to its output, 2 router hops.
-_CHAIN_STEP = 19
+_CHAIN_STEP = 17 + 2 * HOP_CYCLES
 #: Accesses to one accumulator are at least this many cycles apart (the adder's latency: its
 #: result is forwarded to its input).
 ACC_SPACING = 4
@@ -100,7 +101,7 @@ def gemm_cycles(nonzero_per_column, m, batch, rows, issue_cycles=None, last_sent
     cols = len(nonzero_per_column)
     work = issue_cycles or [count * length for count in nonzero_per_column]
     busiest = max(work)
-    stream = busiest + PE_LATENCY + rows if busiest else 0
+    stream = busiest + PE_LATENCY + HOP_CYCLES * rows if busiest else 0
     return stream + chain_reduction_cycles([m * len(part) for part in parts], cols, last_sent)
 
 
@@ -112,11 +113,11 @@ def chain_reduction_cycles(results_per_row, cols, last_sent=None):
     results are never sent; ``None``: every result is sent)."""
     if last_sent is None:
         last_sent = [n - 1 for n in results_per_row]
-    ends = [r + k + 1 for r, k in enumerate(last_sent) if k >= 0]
+    ends = [HOP_CYCLES * r + k + 1 for r, k in enumerate(last_sent) if k >= 0]
     if not ends:
         # Nothing leaves: the array goes quiet when the last REDUCE has left the pipeline,
         # which skips the output FIFO and the hop out.
-        ends = [r + n - _UNSENT for r, n in enumerate(results_per_row) if n]
+        ends = [HOP_CYCLES * r + n - _UNSENT for r, n in enumerate(results_per_row) if n]
     return max(ends) + _CHAIN_STEP * cols
 
 
@@ -131,15 +132,18 @@ def grad_issue_cycles(count, length):
 
 
 def wgrad_cycles(positions_per_column, batch, rows):
-    """Estimated cycles of the weight gradient: one phase per column, each the first row's
-    PE's GRAD issue time (:func:`grad_issue_cycles`), plus the PE latency and the hops east
-    to the edge."""
-    length = len(split(batch, rows)[0])
+    """Estimated cycles of the weight gradient: one phase per column. The index wavelets
+    reach row ``r`` ``r`` hops after row 0, and row ``r``'s PE issues its GRADs over its batch
+    slice in :func:`grad_issue_cycles`; the phase ends with the last row's last result after
+    the PE latency and the hops east to the edge."""
+    parts = split(batch, rows)
     cols = len(positions_per_column)
     total = 0
     for c, count in enumerate(positions_per_column):
         if count:
-            total += grad_issue_cycles(count, length) + PE_LATENCY + rows + (cols - c)
+            issue = max(grad_issue_cycles(count, len(part)) + HOP_CYCLES * r
+                        for r, part in enumerate(parts))
+            total += issue + PE_LATENCY + HOP_CYCLES * (cols - c + 1)
     return total
 
 

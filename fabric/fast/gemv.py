@@ -19,6 +19,7 @@ cycle-exact model. The cycles are an estimate (see :func:`gemv_cycles`), not a c
 import numpy as np
 
 from wafer_engine.rtl.params import ArrayParams
+from wafer_engine.rtl.router import HOP_CYCLES
 
 from wafer_engine.fabric.fast.gemm import (ACC_SPACING, PE_LATENCY, FabricStats,
                                            chain_reduction_cycles)
@@ -49,7 +50,7 @@ def gemv_cycles(nonzero_per_column, m, rows, last_sent=None):
     cols = len(nonzero_per_column)
     busiest = max(nonzero_per_column)
     # The last x_j only issues its L elements: the spacing is a wait before the next one.
-    stream = ((busiest - 1) * max(length, ACC_SPACING) + length + PE_LATENCY + rows
+    stream = ((busiest - 1) * max(length, ACC_SPACING) + length + PE_LATENCY + HOP_CYCLES * rows
               if busiest else 0)
     return stream + chain_reduction_cycles([len(part) for part in split(m, rows)], cols,
                                            last_sent)

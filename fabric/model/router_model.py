@@ -55,7 +55,8 @@ def route_streams(routes, colors, inputs):
 class RouterModel:
     """Cycle-exact router: call :meth:`ready`, then :meth:`step` once per clock cycle.
 
-    The state is the RTL's register by register: per input port a buffer memory addressed
+    The state is the RTL's register by register: per input port an arrival register (the
+    wavelet taken from the link in the previous cycle, or ``None``) and a buffer memory addressed
     ``color * slots + slot`` holding ``(payload, control, mask)``; per (input, color) a count,
     read and write slots and the ``sent`` mask; per input the selected color, whether it is
     valid and the registered read address; per output a round-robin arbiter over the four
@@ -68,6 +69,7 @@ class RouterModel:
         self.table = check_routes(routes, colors)
         self.slots = slots_per_color(depth)
         self.memory = [[None] * (colors * self.slots) for _ in PORTS]
+        self.stage = [None] * NPORTS
         self.count = [[0] * colors for _ in PORTS]
         self.rd = [[0] * colors for _ in PORTS]
         self.wr = [[0] * colors for _ in PORTS]
@@ -84,10 +86,13 @@ class RouterModel:
         self.table[color] = check_routes({color: route}, self.colors)[color]
 
     def ready(self, port):
-        """The ``colors``-bit ready mask the router drives on input ``port`` this cycle."""
+        """The ``colors``-bit ready mask the router drives on input ``port`` this cycle: the
+        colors with room for one more wavelet, the one in the arrival register counted."""
+        staged = self.stage[port]
         mask = 0
         for c, route in enumerate(self.table):
-            if port in route.rx and route.tx and self.count[port][c] < self.depth:
+            held = self.count[port][c] + (staged is not None and staged.color == c)
+            if port in route.rx and route.tx and held < self.depth:
                 mask |= 1 << c
         return mask
 
@@ -151,7 +156,9 @@ class RouterModel:
             contended = self._requests[p] & ~taken
             stalled = valid and not finished and not contended
             advance = not valid or finished or stalled
-            push = offered[p].color if accepted[p] else None
+            # The arrival register writes its wavelet into the buffer at this edge.
+            staged = self.stage[p]
+            push = staged.color if staged is not None else None
             # The next selection, from the counts before this edge (as the RTL's registers).
             movable = [self._movable(p, c, out_ready) for c in range(self.colors)]
             others = [c != sel and self.count[p][c] > 0 and movable[c]
@@ -167,7 +174,7 @@ class RouterModel:
             elif valid:
                 self.sent[p][sel] |= taken
             if push is not None:
-                w = offered[p]
+                w = staged
                 self.memory[p][push * self.slots + self.wr[p][push]] = (
                     w.payload, w.control, self._accept_mask(p, w))
                 self.wr[p][push] = (self.wr[p][push] + 1) % self.slots
@@ -183,6 +190,7 @@ class RouterModel:
                 else:
                     self.sel_valid[p] = keep_sel
             self.raddr[p] = self.sel[p] * self.slots + self.rd[p][self.sel[p]]
+            self.stage[p] = offered[p] if accepted[p] else None
         return accepted
 
     def _movable(self, p, c, out_ready):
@@ -207,7 +215,9 @@ class RouterModel:
 
     @property
     def buffered(self):
-        return sum(sum(counts) for counts in self.count)
+        """Wavelets held: in the buffers and the arrival registers."""
+        return (sum(sum(counts) for counts in self.count)
+                + sum(w is not None for w in self.stage))
 
 
 def simulate_router(model, senders, backpressure, max_cycles=10_000_000, until=None):

@@ -136,12 +136,12 @@ async def stalled_color_does_not_block(dut):
         cycles, emitted, _ = await tb.run(streams, stalled,
                                           until=lambda emitted: len(emitted[Port.E]) == n)
         assert all(w.color == 1 for q in PORTS for _, w in emitted[q])
-        if DEPTH >= 2:
-            # The sender alternates colors until color 0's buffer is full (depth wavelets),
+        if DEPTH >= 3:
+            # The sender alternates colors until color 0's room is full (depth wavelets),
             # then sends color 1 only; color 0 is never presented (no output of its route is
-            # ready), so the n-th color-1 wavelet leaves at cycle n + depth: n + depth + 1
-            # cycles, at least 90 % of full rate.
-            assert cycles == n + DEPTH + 1, f"color 1 took {cycles} cycles for {n} wavelets"
+            # ready), so the n-th color-1 wavelet leaves at cycle n + depth + 1 (two cycles
+            # per hop): n + depth + 2 cycles, at least 90 % of full rate.
+            assert cycles == n + DEPTH + 2, f"color 1 took {cycles} cycles for {n} wavelets"
             assert n / cycles >= 0.9
         assert tb.model.buffered == DEPTH
         # Release color 0: every stalled wavelet arrives, in order, none lost or duplicated.
@@ -158,19 +158,19 @@ async def stalled_color_does_not_block(dut):
 @cocotb.test()
 async def saturation(dut):
     """Every output busy at once (input c -> output c + 1, one color each, up to five), all
-    receivers ready: with depth >= 2 each output carries a wavelet in every cycle from cycle
-    1 on (a pop and a push in the same cycle keep the buffer below full); with depth 1 one
-    every two cycles (the buffer takes the next wavelet in the cycle after the pop)."""
+    receivers ready: a wavelet holds its color's room from the edge it is taken until the
+    edge it leaves two cycles later, and ready sees the room again the cycle after, so
+    ``depth`` wavelets go per max(depth, 3) cycles from cycle 2 on (every cycle at depth >= 3)."""
     tb = await start(dut)
     n = 100
     routes = permutation_routes(COLORS)
     await tb.configure(routes)
     streams = {Port(c): [Wavelet(c, c << 16 | i) for i in range(n)] for c in routes}
     run = await tb.run(streams, Backpressure(SEED, COLORS))
-    step = 1 if DEPTH >= 2 else 2
     for c, route in routes.items():
         (q,) = route.tx
-        assert [t for t, _ in run.emitted[q]] == [1 + step * k for k in range(n)]
+        assert [t for t, _ in run.emitted[q]] == [2 + max(DEPTH, 3) * (k // DEPTH) + k % DEPTH
+                                                  for k in range(n)]
         assert [w for _, w in run.emitted[q]] == streams[Port(c)]
     await tb.configure({c: Route() for c in routes})
 
@@ -178,8 +178,9 @@ async def saturation(dut):
 @cocotb.test()
 async def multicast_slow_receiver(dut):
     """Color 0 multicasts N -> E, S, RAMP; S is ready one cycle in four. S takes a wavelet in
-    every cycle it is ready; E and RAMP get each head when it is presented (the cycle after S
-    took the previous one, two cycles after with depth 1: the next one is not yet buffered)."""
+    every cycle it is ready; E and RAMP get each head when it is presented (cycle 2 for the
+    first, then the cycle after S took the previous one; three cycles after with depth 1: the
+    next one is taken after the pop and spends a cycle in the arrival register)."""
     tb = await start(dut)
     n, period = 40, 4
     routes = {0: Route(frozenset({Port.N}), frozenset({Port.E, Port.S, Port.RAMP}))}
@@ -188,17 +189,18 @@ async def multicast_slow_receiver(dut):
     run = await tb.run({Port.N: stream}, SlowReceiver(COLORS, Port.S, period))
     s_cycles = [t for t in range(1, period * (n + 1)) if t % period == period - 1][:n]
     assert [t for t, _ in run.emitted[Port.S]] == s_cycles
-    refill = 1 if DEPTH >= 2 else 2
+    refill = 1 if DEPTH >= 2 else 3
     for q in (Port.E, Port.RAMP, Port.S):
         assert [w for _, w in run.emitted[q]] == stream
     for q in (Port.E, Port.RAMP):
-        assert [t for t, _ in run.emitted[q]] == [1] + [t + refill for t in s_cycles[:-1]]
+        assert [t for t, _ in run.emitted[q]] == [2] + [t + refill for t in s_cycles[:-1]]
     await tb.configure({0: Route()})
 
 
 @cocotb.test()
 async def hop_latency(dut):
-    """Zero-load latency on every path: accepted at one edge, out at the next (1 cycle)."""
+    """Zero-load latency on every path: accepted at one edge, out two edges later (the arrival
+    register, then the buffer)."""
     tb = await start(dut)
     for i, (p, q) in enumerate(all_paths()):
         color = i % COLORS
@@ -206,7 +208,7 @@ async def hop_latency(dut):
         run = await tb.run({p: [Wavelet(color, i)]}, Backpressure(SEED, COLORS))
         (t_in, _), = run.accepted[p]
         (t_out, _), = run.emitted[q]
-        assert t_out - t_in == 1, f"{p.name}->{q.name}: {t_out - t_in} cycles"
+        assert t_out - t_in == 2, f"{p.name}->{q.name}: {t_out - t_in} cycles"
         await tb.configure({color: Route()})
 
 
