@@ -136,8 +136,14 @@ class Router(wiring.Component):
             arrival_write.data.lo.eq(self.cfg.route.lo),
             arrival_write.data.hi.eq(self.cfg.route.hi),
         ]
-        # ready_for[c]: the outputs whose receiver is ready for color c now.
-        ready_for = [Cat(self.o[q].ready[c] for q in PORTS) for c in range(colors)]
+        # ready_for[c]: the outputs whose receiver was ready for color c in the previous
+        # cycle. Only the predictor of which color to present next uses it, so it is taken
+        # from registers: the neighbours' ready bits then end at this router's flip-flops
+        # instead of running on through the color search into the read address.
+        ready_seen = [Signal(colors, name=f"ready_seen_{q.name}") for q in PORTS]
+        for q in PORTS:
+            m.d.sync += ready_seen[q].eq(self.o[q].ready)
+        ready_for = [Cat(ready_seen[q][c] for q in PORTS) for c in range(colors)]
 
         inputs = {p: self._input(m, p, table, arrival, slots) for p in PORTS}
         # grants[q][p]: output q takes input p's presented head this cycle.
@@ -279,8 +285,8 @@ class Router(wiring.Component):
                 m.d.sync += s.sent[c].eq(self._record_taken(s.sent[c], taken))
 
         # The next color to present, round-robin starting after the current one, among colors
-        # with a wavelet after this edge that could move now: some output its head still owes
-        # (`tx & ~sent`) is ready for it (a cheap predictor, so a stalled color, a multicast
+        # with a wavelet after this edge that could move: some output its head still owes
+        # (`tx & ~sent`) was ready for it in the previous cycle (a cheap predictor, so a stalled color, a multicast
         # head waiting for a slow receiver included, is not picked over and over). Split by
         # how late each part is known, so the round-robin works on registered state only:
         # - `others`: colors other than `sel` already buffered (no pop can touch them);

@@ -78,6 +78,8 @@ class RouterModel:
         self.sel_valid = [False] * NPORTS
         self.raddr = [0] * NPORTS
         self.arbiters = [RoundRobinModel(NPORTS - 1) for _ in PORTS]
+        # The receivers' ready masks of the previous cycle (the predictor's registers).
+        self.ready_seen = [0] * NPORTS
         self._grants = [None] * NPORTS
         self._requests = [0] * NPORTS
 
@@ -160,7 +162,7 @@ class RouterModel:
             staged = self.stage[p]
             push = staged.color if staged is not None else None
             # The next selection, from the counts before this edge (as the RTL's registers).
-            movable = [self._movable(p, c, out_ready) for c in range(self.colors)]
+            movable = [self._movable(p, c, self.ready_seen) for c in range(self.colors)]
             others = [c != sel and self.count[p][c] > 0 and movable[c]
                       for c in range(self.colors)]
             arrival = (push is not None and push != sel and self.count[p][push] == 0
@@ -191,12 +193,14 @@ class RouterModel:
                     self.sel_valid[p] = keep_sel
             self.raddr[p] = self.sel[p] * self.slots + self.rd[p][self.sel[p]]
             self.stage[p] = offered[p] if accepted[p] else None
+        self.ready_seen = list(out_ready)
         return accepted
 
     def _movable(self, p, c, out_ready):
         """Whether some output the head of (``p``, ``c``) still owes (its route's ``tx`` minus
-        ``sent``, before this edge) is ready for ``c`` now: the RTL's cheap predictor of
-        whether presenting ``c`` can move anything."""
+        ``sent``, before this edge) is ready for ``c`` in ``out_ready`` (the previous cycle's
+        ready masks): the RTL's cheap predictor of whether presenting ``c`` can move
+        anything."""
         owed = self.table[c].tx_mask & ~self.sent[p][c]
         return any((owed >> q) & 1 and (out_ready[q] >> c) & 1 for q in PORTS)
 

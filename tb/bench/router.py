@@ -46,9 +46,11 @@ def markdown(rows, colors, wavelets):
         paths = f"{min(lat['paths'])}..{max(lat['paths'])}; {max(lat['multicast'])}"
         stall = r["stalled_color"]["color1_rate"]
         lines.append(f"| {depth} | {sat} | {paths} | {stall:.3f} |")
-    lines += ["", "Targets: 1.0 wavelet/cycle/output at saturation; 1 cycle per hop (at most 2). "
-              "Depth 1 halves the rate per (input, color) buffer because its ready bit sees the "
-              "buffer full in the cycle its head leaves; depth 2 is the default.", END]
+    lines += ["", "Targets: 1.0 wavelet/cycle/output at saturation; at most 2 cycles per hop "
+              "(2 here: the arrival register, then the buffer). A wavelet holds its color's "
+              "room from the edge it is taken until it leaves and ready sees the room again a "
+              "cycle later, so depth d carries min(d, 3) wavelets per 3 cycles per (input, "
+              "color); depth 3 is the default.", END]
     return "\n".join(lines)
 
 
@@ -59,7 +61,7 @@ def main(argv=None):
     parser.add_argument("--wavelets", type=int, default=2000)
     parser.add_argument("--write", help="Markdown file whose router section is replaced")
     args = parser.parse_args(argv)
-    rows = [(depth, measure(args.colors, depth, args.wavelets)) for depth in (1, 2, 4)]
+    rows = [(depth, measure(args.colors, depth, args.wavelets)) for depth in (1, 2, 3, 4)]
     text = markdown(rows, args.colors, args.wavelets)
     print(text)
     if args.write:
