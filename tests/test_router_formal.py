@@ -4,7 +4,9 @@ Bounded proofs cover every property for 20 cycles from reset; k-induction proves
 tracking and per-source conservation for all time. Each mutant must make sby report a
 counterexample against the property meant to catch it, which shows the proofs are not vacuous:
 the assumptions leave room for traffic, and the properties do see drops, corruption, filter
-bugs and a router that forgets which outputs took a multicast head. See docs/formal.md.
+bugs, a router that forgets which outputs took a multicast head, one whose ready forgets the
+wavelet in its arrival register and one whose arrival register takes offers that were not
+transfers. See docs/formal.md.
 """
 
 import pytest
@@ -23,6 +25,8 @@ ROUTE_SETS = {"open": OPEN_ROUTES, "filtered": FILTERED_ROUTES}
 CONSERVATION = "s.n_out_all[q, c])[:width]"
 TRACKING = "Assert(s.payload[q] == payload)"
 STORED_MASK = "(entry.mask == expected)"
+ROOM = "Assert((held != router.depth) | ~router.i[p].ready[c])"
+ARRIVAL = "Assert(push == s.xin_before[p, c])"
 CAUGHT_BY = {
     "bound": "s.n_out_all[Port.E, 0] < 2",
     "drop": CONSERVATION,
@@ -31,7 +35,12 @@ CAUGHT_BY = {
     "corrupt_RAMP": TRACKING,
     "hi_exclusive": STORED_MASK,
     "forget_sent": CONSERVATION,
+    "stage_blind": ROOM,
+    "ungated_arrival": ARRIVAL,
 }
+#: Harness options a mutant needs to show: an ungated arrival register only differs from the
+#: router when a sender offers a color that is not ready.
+MUTANT_OPTIONS = {"ungated_arrival": {"strict_senders": False}}
 
 
 def _expect_pass(result):
@@ -74,7 +83,7 @@ MUTANT_RUNS = ([("open", mutant) for mutant in sorted(MUTANTS) if mutant != "hi_
 
 @pytest.mark.parametrize("routes,mutant", MUTANT_RUNS, ids=[f"{r}-{m}" for r, m in MUTANT_RUNS])
 def test_bmc_catches_mutant(routes, mutant):
-    harness = RouterProps(ROUTE_SETS[routes], mutant=mutant)
+    harness = RouterProps(ROUTE_SETS[routes], mutant=mutant, **MUTANT_OPTIONS.get(mutant, {}))
     _expect_fail(run_sby(f"mutant_{routes}_{mutant}", harness, depth=BMC_DEPTH), CAUGHT_BY[mutant])
 
 
@@ -87,19 +96,30 @@ def test_prove_tracking_is_not_inductive():
 
 
 def test_prove_catches_mutant():
+    """The base case must reach the dropped wavelet: with the 2-cycle hop the second color-0
+    wavelet leaves E in cycle 3 at the earliest, so the miscount shows in cycle 4, one step
+    beyond PROVE_K (an induction failure alone is only UNKNOWN)."""
     _expect_fail(run_sby("mutant_drop_prove",
                          RouterProps(OPEN_ROUTES, inductive=True, mutant="drop"),
-                         mode="prove", depth=PROVE_K), CONSERVATION)
+                         mode="prove", depth=PROVE_K + 1), CONSERVATION)
 
 
-def test_prove_catches_router_mutant():
+@pytest.mark.parametrize("mutant", ["forget_sent", "stage_blind"])
+def test_prove_catches_router_mutant(mutant):
     """A fault in the router itself (not in the checker) breaks the inductive invariants too."""
-    _expect_fail(run_sby("mutant_forget_sent_prove",
-                         RouterProps(OPEN_ROUTES, inductive=True, mutant="forget_sent"),
-                         mode="prove", depth=PROVE_K), CONSERVATION)
+    _expect_fail(run_sby(f"mutant_{mutant}_prove",
+                         RouterProps(OPEN_ROUTES, inductive=True, mutant=mutant),
+                         mode="prove", depth=PROVE_K), CAUGHT_BY[mutant])
 
 
 def test_bmc_senders_may_offer_unready_colors():
     """The link protocol lets a sender offer a color that is not ready; nothing transfers."""
     _expect_pass(run_sby("bmc_any_sender", RouterProps(OPEN_ROUTES, strict_senders=False),
                          depth=BMC_DEPTH))
+
+
+def test_unknown_mutant_is_rejected():
+    with pytest.raises(ValueError, match=r"^Mutant must be one of bound, drop, corrupt_E, "
+                                         r"corrupt_N, corrupt_RAMP, hi_exclusive, forget_sent, "
+                                         r"stage_blind, ungated_arrival, not 'nope'$"):
+        RouterProps(OPEN_ROUTES, mutant="nope")

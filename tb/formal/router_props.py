@@ -9,26 +9,31 @@ variables, and checks in every cycle:
   ``colors`` and routes to that port, and RAMP only gets wavelets its range filter passes; an
   input is never ready for a color it does not receive; the route table and its per-arrival
   copy never change;
-* buffers: no count exceeds ``depth``, a full (input, color) is never ready, it is pushed
-  exactly when its link transfers a wavelet of its color, (input, color) pairs off the route
-  stay empty, the slot pointers differ by the count, every buffered entry carries the delivery
-  mask its route and range filter give it, ``sent`` is empty while nothing is buffered and
-  names only outputs of the head's mask, a selected color has a head at the registered read
-  address, and the registered copy of the selected color's ``sent`` agrees with it;
+* arrival register: it holds a wavelet of color ``c`` exactly when its link transferred one of
+  color ``c`` in the previous cycle (``push`` is the link transfer, one cycle late), and only
+  colors below ``colors`` whose ``rx`` has the port;
+* buffers: the count plus the staged wavelet never exceeds ``depth``, a color at its room is
+  never ready, (input, color) pairs off the route stay empty, the slot pointers differ by the
+  count, every buffered entry carries the delivery mask its route and range filter give it,
+  ``sent`` is empty while nothing is buffered and names only outputs of the head's mask, a
+  selected color has a head at the registered read address, and the registered copy of the
+  selected color's ``sent`` agrees with it;
 * conservation: for every output ``q`` of color ``c`` and every source ``p``,
   ``delivered(q) + owed(p, q) == entered(p)`` (modulo the counter width), where ``owed`` is the
-  number of buffered wavelets whose mask names ``q`` minus ``sent[q]`` of the head (for a
-  filtered RAMP ``entered`` counts the wavelets that pass); the same summed over the sources of
-  a merged color;
+  number of held wavelets whose mask names ``q`` (the buffered ones with their stored mask, the
+  staged one with the mask its route and range filter give it) minus ``sent[q]`` of the head
+  (for a filtered RAMP ``entered`` counts the wavelets that pass); the same summed over the
+  sources of a merged color;
 * tracking: for a solver-chosen ``N``, the ``N``-th wavelet of color ``c`` from source ``p`` that
   leaves port ``q`` is the ``N``-th that entered on ``p``, with the same payload and control bit
   (for a filtered RAMP: the ``N``-th that entered, if it passes, is the RAMP delivery numbered by
   its rank among the passing ones). As ``N`` is arbitrary this rules out drops, duplicates,
   reordering and corruption;
-* lemmas: a buffered entry carries its source's tag, and the tracked wavelet sits in the slot
-  given by how many of its stream arrived after it and are still buffered. They hold for a
-  correct router and, being assertions, are proved as well; stating them saves the solver from
-  rediscovering them at every step.
+* lemmas: a held entry carries its source's tag, and the tracked wavelet is in the arrival
+  register if it is the last of its stream to enter and the register holds its color, else in
+  the buffer slot given by how many of its stream arrived after it and are still held. They
+  hold for a correct router and, being assertions, are proved as well; stating them saves the
+  solver from rediscovering them at every step.
 
 The harness reads the buffer memories through read ports of its own (one per slot), added to
 the router's memories before they are elaborated.
@@ -54,7 +59,7 @@ from wafer_engine.rtl.route import INDEX_MAX, Route
 from wafer_engine.rtl.router import Router, slots_per_color
 
 __all__ = ["OPEN_ROUTES", "FILTERED_ROUTES", "MUTANTS", "TAG_BITS", "HiExclusiveRouter",
-           "ForgetfulRouter", "RouterProps"]
+           "ForgetfulRouter", "StageBlindRouter", "UngatedArrivalRouter", "RouterProps"]
 
 #: Color 0 multicasts N to E, S and RAMP (filter open); color 1 merges W and S into N (each
 #: source on its own is a unicast path).
@@ -79,6 +84,10 @@ MUTANTS = {
                     "checker",
     "hi_exclusive": "router whose RAMP range filter rejects index == hi (off by one)",
     "forget_sent": "router that never records which outputs took a head (multicast duplicates)",
+    "stage_blind": "router whose ready ignores the wavelet in the arrival register (a color's "
+                   "room is overrun)",
+    "ungated_arrival": "router whose arrival register takes every offered wavelet, ready or not "
+                       "(needs strict_senders=False: strict senders offer only ready colors)",
 }
 
 #: Payload bits that carry the source port of a merged color.
@@ -99,6 +108,33 @@ class ForgetfulRouter(Router):
     @staticmethod
     def _record_taken(sent, taken):
         return sent
+
+
+class StageBlindRouter(Router):
+    """Mutant router: ``ready`` counts the buffered wavelets only, as before the arrival
+    register, so a color with one slot left takes a second wavelet while the first is staged."""
+
+    def _input(self, m, p, table, arrival, slots):
+        s = super()._input(m, p, table, arrival, slots)
+        # The later assignment in the same module replaces the router's own `ready`.
+        m.d.comb += self.i[p].ready.eq(Cat(
+            table[c].rx[p] & table[c].tx.any() & (s.count[c] != self.depth)
+            for c in range(self.colors)))
+        return s
+
+
+class UngatedArrivalRouter(Router):
+    """Mutant router: the arrival register is loaded by every offer, not only by a transfer,
+    so a wavelet the link never transferred (the sender still holds it) enters the buffer."""
+
+    def _input(self, m, p, table, arrival, slots):
+        s = super()._input(m, p, table, arrival, slots)
+        link = self.i[p]
+        # Later assignments in the same module replace the router's own, gated ones.
+        m.d.sync += s.stage_valid.eq(link.valid)
+        with m.If(link.valid):
+            m.d.sync += s.stage.eq(link.wavelet)
+        return s
 
 
 def _assigned_signals(fragment):
@@ -147,13 +183,20 @@ class RouterProps(Elaboratable):
         mutant: ``None`` or a key of :data:`MUTANTS`.
     """
 
+    def __new__(cls, *args, mutant=None, **kwargs):
+        # Checked before the harness exists, so a rejected one is not reported as an
+        # elaboratable created and never used.
+        if mutant is not None and mutant not in MUTANTS:
+            raise ValueError(f"Mutant must be one of {', '.join(MUTANTS)}, not {mutant!r}")
+        return super().__new__(cls)
+
     def __init__(self, routes=OPEN_ROUTES, *, colors=2, depth=2, inductive=False,
                  track_colors=None, strict_senders=True, allow_reset=True, count_bits=6,
                  mutant=None):
-        if mutant is not None and mutant not in MUTANTS:
-            raise ValueError(f"Mutant must be one of {', '.join(MUTANTS)}, not {mutant!r}")
         router_cls = {"hi_exclusive": HiExclusiveRouter,
-                      "forget_sent": ForgetfulRouter}.get(mutant, Router)
+                      "forget_sent": ForgetfulRouter,
+                      "stage_blind": StageBlindRouter,
+                      "ungated_arrival": UngatedArrivalRouter}.get(mutant, Router)
         self.router = router_cls(colors=colors, depth=depth, routes=routes)
         self.inductive = inductive
         self.track_colors = tuple(range(colors) if track_colors is None else track_colors)
@@ -192,6 +235,10 @@ class RouterProps(Elaboratable):
             rd={(p, c): internals[f"rd_{p.name}_{c}"] for p, c in pc},
             wr={(p, c): internals[f"wr_{p.name}_{c}"] for p, c in pc},
             push={(p, c): internals[f"push_{p.name}_{c}"] for p, c in pc},
+            stage_valid={p: internals[f"stage_valid_{p.name}"] for p in PORTS},
+            # The arrival register, seen through the wavelet layout.
+            stage={p: router.i[p].wavelet.shape()(internals[f"stage_{p.name}"])
+                   for p in PORTS},
             sent={(p, c): internals[f"sent_{p.name}_{c}"] for p, c in pc},
             sel={p: internals[f"sel_{p.name}"] for p in PORTS},
             sel_valid={p: internals[f"sel_valid_{p.name}"] for p in PORTS},
@@ -238,7 +285,7 @@ class RouterProps(Elaboratable):
         m.d.comb += router.cfg.valid.eq(0)
         if not self.allow_reset:
             m.d.comb += Assume(~ResetSignal())
-        s.xin, s.xout = {}, {}
+        s.xin, s.xin_before, s.xout = {}, {}, {}
         for p in PORTS:
             link = router.i[p]
             m.d.comb += [
@@ -251,6 +298,9 @@ class RouterProps(Elaboratable):
             for c in range(router.colors):
                 xin = s.xin[p, c] = Signal(name=f"xin_{p.name}_{c}")
                 m.d.comb += xin.eq(link.valid & link.ready[c] & (link.wavelet.color == c))
+                # The transfer one cycle late: what the arrival register must hold now.
+                xin_before = s.xin_before[p, c] = Signal(name=f"xin_before_{p.name}_{c}")
+                m.d.sync += xin_before.eq(xin)
                 if self._tagged(s.routes[c]) and p in s.routes[c].rx:
                     m.d.comb += Assume(~xin | (link.wavelet.payload.data[:TAG_BITS] == p))
         for q in PORTS:
@@ -305,19 +355,29 @@ class RouterProps(Elaboratable):
     def _buffer_rules(self, s):
         """Counts, slot pointers, stored delivery masks, `sent`, and the selection."""
         m, router, slots = s.m, self.router, s.slots
+        for p in PORTS:
+            # The arrival register holds only a color below `colors` (push would miss it).
+            m.d.comb += Assert(~s.stage_valid[p] | (s.stage[p].color < router.colors))
         for (p, c), count in s.count.items():
             route = s.routes[c]
+            push = s.push[p, c]
+            # Wavelets of (p, c) held: buffered, and the one in the arrival register.
+            held = count + push
             m.d.comb += [
-                Assert(count <= router.depth),
-                Assert((count != router.depth) | ~router.i[p].ready[c]),
-                # Catches a buffer written by an offer that was not a transfer.
-                Assert(s.push[p, c] == s.xin[p, c]),
+                Assert(held <= router.depth),
+                Assert((held != router.depth) | ~router.i[p].ready[c]),
+                # The arrival register holds what the link transferred in the previous cycle;
+                # catches a register loaded by an offer that was not a transfer.
+                Assert(push == s.xin_before[p, c]),
                 Assert(((s.wr[p, c] - s.rd[p, c] - count) % slots) == 0),
                 Assert((count != 0) | (s.sent[p, c] == 0)),
                 Assert((s.sent[p, c] & ~s.at[p, c, 0].mask) == 0),
             ]
             if not (route.tx and p in route.rx):
-                m.d.comb += Assert(count == 0)
+                m.d.comb += [Assert(count == 0), Assert(~push)]
+            elif self._tagged(route):
+                # Lemma: the staged wavelet carries its source's tag.
+                m.d.comb += Assert(~push | (s.stage[p].payload.data[:TAG_BITS] == p))
             for i in range(router.depth):
                 entry = s.at[p, c, i]
                 expected = _mask(route, p, entry.payload, entry.control)
@@ -373,11 +433,14 @@ class RouterProps(Elaboratable):
                 return s.n_pass[p, c] if filtered else s.n_in[p, c]
 
             def owed(p):
-                # Buffered wavelets whose mask names q, minus the head if q already took it.
+                # Held wavelets whose mask names q, minus the head if q already took it. The
+                # staged wavelet's mask is the one the router stores for it at the next edge.
                 count = s.count[p, c]
                 buffered = sum((count > i) & s.at[p, c, i].mask[q]
                                for i in range(self.router.depth))
-                return buffered - s.sent[p, c][q]
+                stage = s.stage[p]
+                staged = s.push[p, c] & _mask(route, p, stage.payload.data, stage.control)[q]
+                return buffered + staged - s.sent[p, c][q]
 
             sources = sorted(route.rx)
             m.d.comb += Assert((sum(entered(p) for p in sources) - s.n_out_all[q, c])[:width]
@@ -406,17 +469,22 @@ class RouterProps(Elaboratable):
                 ramp_rank.eq(s.n_pass[p, c] if filtered else n_in),
             ]
 
-        # Lemmas, true for a correct buffer: they spare the solver from rediscovering at every
-        # step where the tracked wavelet is. With `after` wavelets of its stream behind it and
-        # `count` buffered, it is the (count - 1 - after)-th from the head.
+        # Lemmas, true for a correct router: they spare the solver from rediscovering at every
+        # step where the tracked wavelet is. With `after` wavelets of its stream behind it, it
+        # is in the arrival register if `after == 0` and the register holds its color; else,
+        # with `count` buffered and `push` staged, the (count + push - 1 - after)-th from the
+        # head of the buffer.
+        push, stage = s.push[p, c], s.stage[p]
         after = Signal(self.count_bits, name=f"track_after_{name}")
         m.d.comb += [
             after.eq(n_in - 1 - seq),
             Assert(seen == (n_in > seq)),
+            Assert(~seen | (after != 0) | ~push
+                   | (Cat(stage.payload, stage.control) == Cat(payload, control))),
         ]
         for i in range(self.router.depth):
             entry = s.at[p, c, i]
-            m.d.comb += Assert(~seen | (after + 1 + i != count)
+            m.d.comb += Assert(~seen | (after + 1 + i != count + push) | (count <= i)
                                | (Cat(entry.payload, entry.control) == Cat(payload, control)))
 
         for q in sorted(route.tx):
