@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from wafer_engine.rtl.params import ArrayParams
+from wafer_engine.rtl.router import HOP_CYCLES
 from wafer_engine.fabric.model.array_model import ArrayModel
 from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.model.wavelet import Wavelet
@@ -104,14 +105,16 @@ def test_gemm_color_count_does_not_matter():
 def test_gemm_cycles(rows, cols):
     """Dense weights, L = 4 per row, 16 features per column (the docs/workloads.md example is
     the 4 x 4 case). Weights: every PE issues its 32 x 16 x 4 = 2048 FMACs back to back, plus
-    the PE's 16-cycle fill (docs/pe.md) and one router hop per row. Drain: 128 accumulators at
-    one per cycle behind 19 cycles per column (17 in the PE, 2 hops) and a hop per row."""
+    the PE's 16-cycle fill (docs/pe.md) and one router hop (HOP_CYCLES) per row. Drain: 128
+    accumulators at one per cycle behind a chain step per column (17 cycles in the PE, 2 hops)
+    and a hop per row after the first."""
     rng = np.random.default_rng(1)
     w = rng.standard_normal((32, 16 * cols))
     x = rng.standard_normal((16 * cols, 4 * rows))
     work = gemm_program(w, x, ArrayParams.build(rows=rows, cols=cols, **PE))
     _, cycles = run_model(work)
-    assert cycles == [2048 + 16 + rows, 128 + 19 * cols + rows - 1]
+    h = HOP_CYCLES
+    assert cycles == [2048 + 16 + h * rows, 128 + (17 + 2 * h) * cols + h * (rows - 1)]
 
 
 def test_collect_matrix_rejects_bad_indices():

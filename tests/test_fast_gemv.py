@@ -86,10 +86,10 @@ def test_gemv_fast_against_numpy():
 
 def test_gemv_cycles_dense_closed_form():
     """Dense, L >= 4: each x_j costs L cycles in row 0; the reduction L + one chain step per
-    column. H: cycles per router hop; a PE's fill and drain is 15 cycles plus the hop into it;
-    a chain step is a PE's 17 cycles plus two hops."""
+    column. H: cycles per router hop; a PE's fill and drain is 16 cycles; a chain step is a
+    PE's 17 cycles plus two hops."""
     h = HOP_CYCLES
-    latency, step = 15 + h, 17 + 2 * h
+    latency, step = 16, 17 + 2 * h
     assert gemv_cycles([16, 16, 16, 16], 64, 4) == ((15 * 16 + 16 + latency + 4 * h)
                                                     + (3 * h + 16 + 4 * step))
     # Short blocks wait 4 cycles between AXPYs on the same accumulators, except after the last.

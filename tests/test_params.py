@@ -53,7 +53,7 @@ def test_frozen_hashable_and_repr_rebuilds():
     assert eval(repr(p)) == p and hash(eval(repr(p))) == hash(p)
     with pytest.raises(FrozenInstanceError):
         p.rows = 3
-    assert p.flat() == dict(rows=2, cols=4, depth=2, colors=3, mem_words=4096, acc_words=1024,
+    assert p.flat() == dict(rows=2, cols=4, depth=3, colors=3, mem_words=4096, acc_words=1024,
                             max_len=64, in_depth=2, out_depth=4)
 
 

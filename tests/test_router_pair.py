@@ -6,6 +6,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from wafer_engine.rtl.route import Route
+from wafer_engine.rtl.router import HOP_CYCLES
 
 from wafer_engine.tb.bench.router_pair import PAIRED, RouterPair
 
@@ -53,9 +54,9 @@ def _run_pair(b_rx="W"):
 
 
 def test_a_wavelet_crosses_from_one_router_to_the_other():
-    """One hop per router: accepted by a at edge 0, leaves a (into b) in cycle 1, leaves b's
-    S output in cycle 2."""
-    assert _run_pair() == [(2, 0x1234)]
+    """Two cycles per router: accepted by a at edge 0, leaves a (into b) in cycle 2, leaves
+    b's S output in cycle 4."""
+    assert _run_pair() == [(2 * HOP_CYCLES, 0x1234)]
 
 
 def test_the_crossing_check_sees_a_missing_link():

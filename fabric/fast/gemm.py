@@ -33,8 +33,8 @@ __all__ = ["FabricStats", "gemm_fast", "wgrad_fast", "gemm_cycles", "wgrad_cycle
            "column_issue_cycles", "grad_issue_cycles", "chain_reduction_cycles", "PE_LATENCY",
            "ACC_SPACING"]
 
-#: A PE's fill and drain (input to output) in cycles, with the router hop to it (docs/pe.md).
-PE_LATENCY = 15 + HOP_CYCLES
+#: A PE's fill and drain (input to output) in cycles (docs/pe.md).
+PE_LATENCY = 16
 #: Per column of a chain reduction: 17 cycles from a PE's input to its output, 2 router hops.
 _CHAIN_STEP = 17 + 2 * HOP_CYCLES
 #: Accesses to one accumulator are at least this many cycles apart (the adder's latency: its
@@ -135,7 +135,8 @@ def wgrad_cycles(positions_per_column, batch, rows):
     """Estimated cycles of the weight gradient: one phase per column. The index wavelets
     reach row ``r`` ``r`` hops after row 0, and row ``r``'s PE issues its GRADs over its batch
     slice in :func:`grad_issue_cycles`; the phase ends with the last row's last result after
-    the PE latency and the hops east to the edge."""
+    the PE latency, one cycle more than a GEMM's fill (measured on the cycle-exact model), and
+    the hops east to the edge."""
     parts = split(batch, rows)
     cols = len(positions_per_column)
     total = 0
@@ -143,7 +144,7 @@ def wgrad_cycles(positions_per_column, batch, rows):
         if count:
             issue = max(grad_issue_cycles(count, len(part)) + HOP_CYCLES * r
                         for r, part in enumerate(parts))
-            total += issue + PE_LATENCY + HOP_CYCLES * (cols - c + 1)
+            total += issue + PE_LATENCY + 1 + HOP_CYCLES * (cols - c + 1)
     return total
 
 
