@@ -80,7 +80,8 @@ class ConfigNode(wiring.Component):
         dest = Signal(ConfigDest)
         addr = Signal(16)
         items = Signal(16)          # items left in a local record
-        words = Signal(32)          # words left to forward, or of the current local item
+        # Words left to forward: items x 1 or 2 words, 16-bit item counts.
+        words = Signal(17)
         word = Signal(1)            # index of the next word within a local item
         staging = Signal(WORD_BITS)  # low word of a two-word item
 
@@ -112,12 +113,14 @@ class ConfigNode(wiring.Component):
             with m.State("FORWARD_TARGET"):
                 forward(self.i.payload)
                 with m.If(self.i.valid & out_free):
-                    per_item = Signal(2)
+                    # Items are one or two words: the count doubled is a shift (a product
+                    # here would take a DSP block in every tile).
+                    two_word_items = Signal()
                     with m.Switch(dest):
                         for d, n in ITEM_WORDS.items():
                             with m.Case(d):
-                                m.d.comb += per_item.eq(n)
-                    m.d.sync += words.eq(target.count * per_item)
+                                m.d.comb += two_word_items.eq(n == 2)
+                    m.d.sync += words.eq(Mux(two_word_items, target.count << 1, target.count))
                     with m.If(target.count == 0):
                         m.next = "HEADER"
                     with m.Else():
