@@ -153,9 +153,12 @@ def _wafer(capsys, *args):
     (["--sparsity", "1.0"], r"Sparsity must be in \[0, 1\), not 1.0"),
     (["--epochs", "0"], "Epochs must be a positive integer, not 0"),
     (["--hidden", "64,x"], "--hidden must be comma-separated integers, not '64,x'"),
+    (["--limit", "0"], "The sample limit must be a positive integer, not 0"),
     (["--batch", "2"], "Layer 0 .* forward pass does not fit a 4x4 array with batch 2: X has 2 "
                        "batch columns for 4 array rows"),
-    (["--hidden", "600"], "Layer 0 .* does not fit .* 600 x 8 = 4800 accumulators"),
+    (["--batch", "4096"], r"Layer 0 \(64 x 64\) weight-gradient pass does not fit a 4x4 array "
+                          r"with batch 4096: The weight gradient of a batch of 4096 needs 4 runs "
+                          r"of a 4x4 array; training does not split the batch: use a smaller one"),
 ])
 def test_wafer_train_errors(capsys, args, message):
     code, _, err = _wafer(capsys, *args)

@@ -28,8 +28,8 @@ from wafer_engine.fabric.model.wavelet import Wavelet
 from wafer_engine.fabric.workloads.common import Workload, check_finite, split, to_fp16_bits
 from wafer_engine.fabric.workloads.gemm import feature_index_bits, check_gemm_shape
 
-__all__ = ["wgrad_program", "check_wgrad_operands", "grad_positions", "collect_gradients", "reduce_partials",
-           "G_COLOR", "OUT_COLOR"]
+__all__ = ["wgrad_program", "check_wgrad_operands", "check_wgrad_shape", "grad_positions",
+           "collect_gradients", "reduce_partials", "G_COLOR", "OUT_COLOR"]
 
 #: Index wavelets down the columns; the partial sums east along the rows.
 G_COLOR, OUT_COLOR = 0, 1
@@ -54,15 +54,22 @@ def check_wgrad_operands(mask, dy, x, params):
                          f"X {x.shape} (need M x N, M x B, N x B)")
     check_finite("The gradient dY", dy)
     check_finite("The matrix X", x)
-    (m, n), batch = mask.shape, x.shape[1]
+    check_wgrad_shape(*mask.shape, x.shape[1], params)
+    return mask, dy, x
+
+
+def check_wgrad_shape(m, n, batch, params):
+    """Raise ``ValueError`` (naming the values) if the gradient of an ``m`` x ``n`` layer over
+    ``batch`` samples cannot be mapped on the array ``params``: the GEMM's limits
+    (:func:`~.gemm.check_gemm_shape`) plus the X and dY blocks in mem. Returns the PE's
+    :class:`~wafer_engine.rtl.params.PeParams`."""
     p = check_gemm_shape(m, n, batch, params)
-    rows, cols = params.rows, params.cols
-    length, features = len(split(batch, rows)[0]), len(split(n, cols)[0])
+    length, features = len(split(batch, params.rows)[0]), len(split(n, params.cols)[0])
     if (features + m) * length > p.mem_words:
         raise ValueError(f"The X and dY blocks per PE need ({features} + {m}) x {length} = "
                          f"{(features + m) * length} words of mem; the PE has mem_words "
                          f"{p.mem_words}")
-    return mask, dy, x
+    return p
 
 
 def wgrad_program(mask, dy, x, params=None):

@@ -10,6 +10,7 @@ from wafer_engine.sw.training.data import DATASETS
 from wafer_engine.sw.training.engines import ENGINE_BACKENDS
 from wafer_engine.sw.training.optim import OPTIMIZERS
 from wafer_engine.sw.training.torch_io import require_torch
+from wafer_engine.sw.training.traffic import traffic_lines
 from wafer_engine.sw.cli.array_flags import add_array_flags, array_params
 from wafer_engine.sw.training.job import (TRAIN_ARRAY, TrainOptions, build_trainer,
                                           export_model, run_training)
@@ -46,7 +47,8 @@ def _options(args):
                         lr=args.lr, batch=args.batch, prune_epochs=args.prune_epochs,
                         array=array_params(args, TRAIN_ARRAY), backend=args.backend,
                         seed=args.seed,
-                        checkpoint=args.checkpoint, store_dir=args.store_dir)
+                        checkpoint=args.checkpoint, store_dir=args.store_dir,
+                        limit=args.limit)
 
 
 def _data_parallel(args, opts):
@@ -105,6 +107,9 @@ def _run(args):
               f"cycles for {result['steps']} steps this run, {result['fmac_ops']} FMACs, "
               f"{result['wavelets']} wavelets streamed; the same steps dense: "
               f"{result['dense_cycles']} cycles, speedup {result['speedup_vs_dense']:.2f}x")
+    if "host_traffic" in result:
+        print("host <-> fabric traffic:")
+        print("\n".join(traffic_lines(result["host_traffic"])))
 
 
 def add_command(commands):
@@ -158,6 +163,9 @@ def add_command(commands):
     cmd.add_argument("--micro-batches", type=int, metavar="M",
                      help="with --fabrics: micro-batches per step, at least K (default 4); "
                           "--batch must be a multiple")
+    cmd.add_argument("--limit", type=int, metavar="N",
+                     help="use only the first N samples of the training and of the test "
+                          "split (quick runs on the slow backends)")
     cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
     cmd.add_argument("--json", action="store_true", help="print one JSON object")
     cmd.set_defaults(run=_run)

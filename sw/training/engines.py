@@ -24,10 +24,13 @@ import numpy as np
 from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.fabric.fast.gemm import FabricStats, gemm_cycles, gemm_fast, wgrad_cycles, wgrad_fast
 from wafer_engine.fabric.workloads.common import from_fp16_bits, split
-from wafer_engine.fabric.workloads.gemm import collect_matrix, gemm_program
+from wafer_engine.fabric.workloads.gemm import gemm_program
 from wafer_engine.fabric.workloads.wgrad import collect_gradients, wgrad_program
 
+from wafer_engine.sw.passes.run import run_gemm_passes
 from wafer_engine.sw.training.packing import PackPlan, pack_weights, unpack_weights
+from wafer_engine.sw.training.pass_plans import gemm_plan, wgrad_plan
+from wafer_engine.sw.training.traffic import workload_traffic
 
 __all__ = ["FabricEngine", "Float64Engine", "TorchEngine", "ENGINE_BACKENDS", "PASSES"]
 
@@ -46,11 +49,18 @@ class FabricEngine:
     """The array ``params`` (an :class:`~wafer_engine.rtl.params.ArrayParams`) as a training
     engine on ``backend`` (one of :data:`ENGINE_BACKENDS`).
 
+    A product larger than one run of the array is cut into several runs
+    (:mod:`~wafer_engine.sw.training.pass_plans`), with the same bits as one run would give.
     ``stats[pass]`` accumulates :class:`~wafer_engine.fabric.fast.gemm.FabricStats` per pass;
-    ``dense_cycles[pass]`` what the same passes would take with every weight non-zero (the
-    cycle model, for the sparsity speedup). Cycles of the ``fast`` backend are the cycle
-    model's estimates; ``golden`` counts them on the cycle-exact model, ``verilator`` on the
-    RTL.
+    ``runs[pass]`` counts the array runs; ``dense_cycles[pass]`` what the same runs would
+    take with every weight non-zero (the cycle model, for the sparsity speedup). Cycles of
+    the ``fast`` backend are the cycle model's estimates; ``golden`` counts them on the
+    cycle-exact model, ``verilator`` on the RTL. ``traffic[(pass, layer, role)]`` counts the
+    wavelets each run moved between host and fabric
+    (:func:`~wafer_engine.sw.training.traffic.workload_traffic`): on the workload handed to
+    the backend and what came back; the ``fast`` backend, which runs no workload, takes the
+    configuration of the workload of the same shape (built once per shape) and its edge
+    wavelets from the fast model's counts of the same streams.
     """
 
     def __init__(self, backend="fast", params=None):
@@ -61,11 +71,14 @@ class FabricEngine:
         self.params = ArrayParams() if params is None else params
         self.rows, self.cols = self.params.rows, self.params.cols
         self._plans = {}
+        self._shape_traffic = {}
         self.reset_stats()
 
     def reset_stats(self):
         self.stats = defaultdict(lambda: FabricStats(0, 0, 0, 0, 0))
         self.dense_cycles = defaultdict(int)
+        self.runs = defaultdict(int)
+        self.traffic = defaultdict(int)
 
     def _pad(self, weights, mask):
         """``weights`` and ``mask`` with masked-off zero columns up to the array's column
@@ -101,62 +114,104 @@ class FabricEngine:
 
     @contextmanager
     def uncounted(self):
-        """Runs inside leave ``stats`` and ``dense_cycles`` as they were."""
-        stats, dense = dict(self.stats), dict(self.dense_cycles)
+        """Runs inside leave ``stats``, ``dense_cycles``, ``runs`` and ``traffic`` as they
+        were."""
+        saved = [(d, dict(d)) for d in (self.stats, self.dense_cycles, self.runs,
+                                        self.traffic)]
         try:
             yield
         finally:
-            self.stats.clear()
-            self.stats.update(stats)
-            self.dense_cycles.clear()
-            self.dense_cycles.update(dense)
+            for d, before in saved:
+                d.clear()
+                d.update(before)
 
-    def _count(self, name, stats, dense):
+    def _count(self, name, layer, stats, dense, traffic):
         self.stats[name] = self.stats[name] + stats
         self.dense_cycles[name] += dense
+        self.runs[name] += 1
+        for role, wavelets in traffic.items():
+            if wavelets:
+                self.traffic[(name, layer, role)] += wavelets
 
-    def _run_workload(self, work):
+    def _run_counted(self, name, layer, work, dense):
+        """Run ``work`` on the backend, count it; returns the backend's ``RunResult``."""
         from wafer_engine.sw.backends.run import run_workload
         result = run_workload(work, self.backend)
         stats = FabricStats(result.cycles, result.total("fmac_issues"),
                             result.total("zeros_skipped"), result.wavelets_in,
                             sum(len(s) for s in result.outputs.values()))
-        return [result.outputs[o] for o in work.outputs], stats
+        self._count(name, layer, stats, dense, workload_traffic(work, result.outputs))
+        return result
 
-    def _matmul(self, name, packed, x, relu):
+    def _count_fast(self, name, layer, stats, dense, key, build):
+        """Count a run of the fast model: the configuration (and the control wavelets) of
+        the workload ``build()`` makes, once per ``key`` (its shape), and the fast model's
+        counts of the wavelets in and out."""
+        config = self._shape_traffic.get(key)
+        if config is None:
+            config = workload_traffic(build(), {})
+            config = self._shape_traffic[key] = {r: config[r] for r in
+                                                 ("program", "x", "dy", "commands")}
+        traffic = dict(config, stream=stats.wavelets - config["commands"],
+                       results=stats.wavelets_out)
+        self._count(name, layer, stats, dense, traffic)
+
+    @staticmethod
+    def _gemm_dense(block):
+        """Cycles of the run ``block`` with every weight non-zero."""
+        m, n = len(block.m), len(block.n)
+        return gemm_cycles([m * len(f) for f in split(n, block.params.cols)], m,
+                           len(block.batch), block.params.rows)
+
+    def _matmul(self, name, layer, packed, x, relu):
         w = _weights_of(packed)
         m, n = packed.shape
         x = self._pad_rows(x, n)
         batch = x.shape[1]
-        if self.backend == "fast":
-            y, stats = gemm_fast(w, x, self.params, relu=relu)
-        else:
-            work = gemm_program(w, x, self.params, relu=relu)
-            outputs, stats = self._run_workload(work)
-            y = collect_matrix(outputs, m, batch)
-        dense = gemm_cycles([m * len(f) for f in split(n, self.cols)], m, batch, self.rows)
-        self._count(name, stats, dense)
+        plan = gemm_plan(m, n, batch, self.params)
+        if self.backend != "fast":
+            dense = iter([self._gemm_dense(b) for b in plan.passes])
+            y, _ = run_gemm_passes(w, x, plan, lambda work: self._run_counted(
+                name, layer, work, next(dense)), relu=relu)
+            return y
+        y = np.zeros((m, batch), dtype=np.float32)
+        for block in plan.passes:
+            wb, xb = w[block.m.start:block.m.stop], x[:, block.batch.start:block.batch.stop]
+            y[block.m.start:block.m.stop, block.batch.start:block.batch.stop], stats = \
+                gemm_fast(wb, xb, block.params, relu=relu)
+            key = ("gemm", len(block.m), n, len(block.batch), relu, block.params)
+            self._count_fast(name, layer, stats, self._gemm_dense(block), key,
+                             lambda: gemm_program(wb, xb, block.params, relu=relu))
         return y
 
     def forward(self, layer, packed, mask, x, relu):
-        return self._matmul("forward", packed, x, relu)
+        return self._matmul("forward", layer, packed, x, relu)
 
     def backward_data(self, layer, packed_t, mask, dy):
-        return self._matmul("backward_data", packed_t, dy, relu=False)
+        return self._matmul("backward_data", layer, packed_t, dy, relu=False)
 
     def weight_grad(self, layer, mask, dy, x):
         n_layer = mask.shape[1]
         _, mask = self._pad(mask, mask)
         x = self._pad_rows(x, mask.shape[1])
-        if self.backend == "fast":
-            dw, stats = wgrad_fast(mask, dy, x, self.params)
-        else:
-            work = wgrad_program(mask, dy, x, self.params)
-            outputs, stats = self._run_workload(work)
-            dw = collect_gradients(outputs, mask, dy, self.cols)
-        m, n = mask.shape
-        dense = wgrad_cycles([m * len(f) for f in split(n, self.cols)], x.shape[1], self.rows)
-        self._count("weight_grad", stats, dense)
+        (m, n), batch = mask.shape, x.shape[1]
+        dy = np.asarray(dy)
+        dw = np.zeros((m, n), dtype=np.float32)
+        for block in wgrad_plan(m, n, batch, self.params).passes:
+            rows = slice(block.m.start, block.m.stop)
+            mb, dyb = mask[rows], dy[rows]
+            dense = wgrad_cycles([len(mb) * len(f) for f in split(n, block.params.cols)],
+                                 batch, block.params.rows)
+            if self.backend == "fast":
+                dw[rows], stats = wgrad_fast(mb, dyb, x, block.params)
+                key = ("wgrad", len(mb), n, batch, block.params)
+                self._count_fast("weight_grad", layer, stats, dense, key,
+                                 lambda: wgrad_program(mb, dyb, x, block.params))
+            else:
+                work = wgrad_program(mb, dyb, x, block.params)
+                result = self._run_counted("weight_grad", layer, work, dense)
+                dw[rows] = collect_gradients([result.outputs[o] for o in work.outputs], mb,
+                                             dyb, block.params.cols)
         return dw[:, :n_layer]
 
 

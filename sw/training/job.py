@@ -14,7 +14,9 @@ from wafer_engine.sw.training.data import load_data_files, load_dataset
 from wafer_engine.sw.training.engines import PASSES, FabricEngine
 from wafer_engine.sw.training.mlp import from_sizes, he_init
 from wafer_engine.sw.training.optim import make_optimizer
+from wafer_engine.sw.training.pass_plans import gemm_plan, wgrad_plan
 from wafer_engine.sw.training.standardize import Standardizer
+from wafer_engine.sw.training.traffic import host_traffic
 from wafer_engine.sw.training.trainer import Trainer, check_train_options
 from wafer_engine.sw.training.weight_store import WeightStore
 
@@ -30,7 +32,9 @@ TRAIN_ARRAY = ArrayParams.build(colors=3, max_len=512)
 class TrainOptions:
     """Options of ``wafer train`` (see its ``--help``). ``data``/``test``: the user's ``.npz``
     files (instead of ``dataset``); ``model``: ``"FILE.py:NAME"`` (instead of ``hidden`` and
-    ``bias``, the quick form: hidden sizes, every layer with a bias or none)."""
+    ``bias``, the quick form: hidden sizes, every layer with a bias or none); ``limit``: use
+    only the first that many samples of the training and of the test split (quick runs on
+    the slow backends; ``None``: all)."""
     dataset: str = "digits"
     data: str = None
     test: str = None
@@ -49,12 +53,17 @@ class TrainOptions:
     seed: int = 0
     checkpoint: str = None
     store_dir: str = None
+    limit: int = None
 
 
 def load_training_data(opts):
     """``(x_train, y_train, x_test, y_test, classes, standardizer)``: the data of ``opts``
-    (a bundled data set or the user's files), standardised with the training split's
-    statistics."""
+    (a bundled data set or the user's files), cut to ``opts.limit`` samples per split,
+    standardised with the training split's statistics."""
+    limit = opts.limit
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or limit < 1):
+        raise ValueError(f"The sample limit must be a positive integer, not {limit!r}")
     if opts.data is not None:
         x_train, y_train, x_test, y_test, classes = load_data_files(opts.data, opts.test,
                                                                     seed=opts.seed)
@@ -62,6 +71,9 @@ def load_training_data(opts):
         raise ValueError("A test file needs its training file (--data)")
     else:
         x_train, y_train, x_test, y_test, classes = load_dataset(opts.dataset, seed=opts.seed)
+    if limit is not None:
+        x_train, y_train, x_test, y_test = (x_train[:limit], y_train[:limit], x_test[:limit],
+                                            y_test[:limit])
     stats = Standardizer.fit(x_train)
     return stats.apply(x_train), y_train, stats.apply(x_test), y_test, classes, stats
 
@@ -126,17 +138,19 @@ def export_model(trainer, path):
 
 
 def _check_fits(spec, opts):
-    """Every pass of a step must map onto the array: check them all before training."""
-    from wafer_engine.fabric.workloads.gemm import check_gemm_shape
+    """Every product of a step must map onto the array, in one run or several: check them
+    all before training."""
     for k, ((m, n), (_, stored)) in enumerate(zip(spec.shapes, spec.stored_shapes)):
         # The engine pads a layer's inputs with never-streamed zero features up to the
         # array's columns (FabricEngine), so fewer inputs than columns fit.
-        for what, shape in (("forward", (m, max(stored, opts.array.cols))),
-                            ("backward", (n, max(m, opts.array.cols)))):
+        for what, plan, shape in (("forward", gemm_plan, (m, max(stored, opts.array.cols))),
+                                  ("backward", gemm_plan, (n, max(m, opts.array.cols))),
+                                  ("weight-gradient", wgrad_plan,
+                                   (m, max(stored, opts.array.cols)))):
             if what == "backward" and k == 0:
                 continue
             try:
-                check_gemm_shape(*shape, opts.batch, opts.array)
+                plan(*shape, opts.batch, opts.array)
             except ValueError as exc:
                 raise ValueError(f"Layer {k} ({m} x {n}) {what} pass does not fit a "
                                  f"{opts.array.rows}x{opts.array.cols} array with batch {opts.batch}: "
@@ -155,7 +169,8 @@ def _fabric_totals(engine):
         "speedup_vs_dense": dense / cycles if cycles else None,
         "passes": {p: {"cycles": engine.stats[p].cycles, "fmac_ops": engine.stats[p].fmac_ops,
                        "wavelets": engine.stats[p].wavelets,
-                       "dense_cycles": engine.dense_cycles[p]} for p in PASSES},
+                       "dense_cycles": engine.dense_cycles[p],
+                       "runs": engine.runs[p]} for p in PASSES},
     }
 
 
@@ -170,6 +185,7 @@ def run_training(trainer, data, epochs, checkpoint=None, progress=True, log=prin
         resumed = trainer.resume(checkpoint)["epoch"]
         log(f"resumed from {checkpoint} after epoch {resumed}")
     engine = trainer.engine
+    first_step = trainer.step_count
     min_batch = getattr(engine, "rows", 1)
     steps = len(x_train) // trainer.batch
     # Evaluation runs on the fabric too; the counters report training steps only.
@@ -192,10 +208,13 @@ def run_training(trainer, data, epochs, checkpoint=None, progress=True, log=prin
             f"weights zero {trainer.store.zero_fraction():.3f}")
         if checkpoint is not None:
             trainer.save(checkpoint)
-    return summary(trainer, resumed)
+    return summary(trainer, resumed, trainer.step_count - first_step)
 
 
-def summary(trainer, resumed=None):
+def summary(trainer, resumed=None, steps_run=None):
+    """The run's summary dict; ``steps_run``: the training steps this run took (the engine's
+    counters cover them; default all of the trainer's)."""
+    steps_run = trainer.step_count if steps_run is None else steps_run
     out = {"loss": trainer.history["loss"], "accuracy": trainer.history["accuracy"],
            "weight_sparsity": trainer.store.zero_fraction(), "epochs": trainer.epoch,
            "steps": trainer.step_count, "resumed_after_epoch": resumed,
@@ -207,4 +226,7 @@ def summary(trainer, resumed=None):
         out.update(backend=trainer.engine.backend, array=[trainer.engine.rows,
                                                           trainer.engine.cols])
         out.update(_fabric_totals(trainer.engine))
+    if getattr(trainer.engine, "traffic", None):
+        out["host_traffic"] = host_traffic(trainer.engine.traffic, len(trainer.store.weights),
+                                           steps_run)
     return out

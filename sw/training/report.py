@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from wafer_engine.sw.training.traffic import traffic_lines
+
 __all__ = ["write_report"]
 
 
@@ -64,6 +66,11 @@ def write_report(folder, result, config, extra_lines=()):
                   f"streamed. Host: {host['pack_seconds']:.2f} s packing weight streams, "
                   f"{host['fabric_seconds']:.1f} s in the fabric model, "
                   f"{100 * host['overlap']:.0f} % of the packing hidden behind it.", ""]
+    if "host_traffic" in result:
+        lines += ["## Host <-> fabric traffic", "",
+                  "Counted on what the engine sent to and received from the fabric "
+                  "(docs/training.md, \"Host traffic\").", ""]
+        lines += traffic_lines(result["host_traffic"]) + [""]
     lines += list(extra_lines)
     path = folder / "report.md"
     path.write_text("\n".join(lines) + "\n")
