@@ -363,3 +363,34 @@ def test_model_timing_is_the_rtl_pipeline():
     from wafer_engine.fabric.model.pe_model import TIMING
     from wafer_engine.rtl.pe import PIPELINE
     assert TIMING == PIPELINE
+
+
+def _drain_behind_a_full_fifo(blocked):
+    """Drain [1.0, 0, 0, 0] (sparse output: the zeros are dropped) from a PE whose one-deep
+    output FIFO is taken by nobody for the first ``blocked`` cycles, then by the receiver in
+    every cycle. Returns ``(cycles, emitted)``."""
+    params = PeParams(out_depth=1)
+    task = Task("AXPY", len=4, acc=0, sparse_out=True, rows=1)
+    model = loaded(PeProgram({0: task}, acc={0: f32_bits([1.0, 0.0, 0.0, 0.0]).tolist()},
+                             params=params))
+    model.step(Wavelet(0, Command.DRAIN.value, 1), 1)
+    cycle, emitted = 1, []
+    while model.busy:
+        out = model.step(None, 1 if cycle >= blocked else 0)
+        if out is not None:
+            emitted.append((cycle, out))
+        cycle += 1
+    return cycle, emitted
+
+
+def test_a_dropped_zero_waits_behind_a_full_output_fifo():
+    """The stall is decided from S11's kind bits and the FIFO's room only (the RTL's enable
+    must settle early): the first zero result reaches S11 while 1.0 fills the one-deep FIFO,
+    so the pipeline holds it until the receiver takes 1.0 (cycle b); the three zeros then leave
+    S11, dropped, in cycles b + 1 .. b + 3, and the PE is idle from b + 4. (Were a zero that is
+    to be dropped not to stall, the zeros would be gone long before and the PE idle from
+    b + 1.)"""
+    for blocked in (60, 90):
+        cycles, emitted = _drain_behind_a_full_fifo(blocked)
+        assert emitted == [(blocked, Wavelet.half(0, 0x3C00, 0))]
+        assert cycles == blocked + 4

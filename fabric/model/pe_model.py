@@ -67,9 +67,12 @@ class _Task(NamedTuple):
 
 class _Record(NamedTuple):
     """What an issued element still does in the pipeline: the accumulator it writes at S9
-    (or ``None``) and the wavelet it pushes at S11 (or ``None``, also for a dropped zero)."""
+    (or ``None``), the wavelet it pushes at S11 (or ``None``, also for a dropped zero), and
+    whether it is an output element (REDUCE, drain, a GRAD job's last element), which stalls
+    the pipeline in S11 while the output FIFO is full even when its result is a dropped zero."""
     writes: object
     emit: object
+    out: bool = False
 
 
 class _Slot(NamedTuple):
@@ -271,7 +274,7 @@ class PeModel:
             s = fp32_add(np.uint32(w.payload), self.acc[t.acc + k])
             self.reduce_k[w.color] = 0 if k + 1 >= t.len else k + 1
             emit = self._output(t, s, t.index_base + k, t.sparse_out)
-            return _Job([_Slot(t.acc + k, _Record(None, emit), False)], False, w.color)
+            return _Job([_Slot(t.acc + k, _Record(None, emit, True), False)], False, w.color)
         # GRAD: products in parallel, sums strictly in b order, starting from +0.
         x = self.mem[g["mem_b"]:g["mem_b"] + n]
         products = fp16_mul(x, self.mem[g["mem_a"]:g["mem_a"] + n])
@@ -279,7 +282,7 @@ class PeModel:
         for b in range(n):
             s = fp32_add(products[b], s)
         emit = self._output(t, s, 0, sparse=False)
-        slots = [_Slot(None, _Record(None, emit if b == n - 1 else None), True)
+        slots = [_Slot(None, _Record(None, emit if b == n - 1 else None, b == n - 1), True)
                  for b in range(n)]
         return _Job(slots, True, w.color)
 
@@ -293,7 +296,7 @@ class PeModel:
         for k in range(n):
             emit = self._output(t, values[k], t.index_base + k, t.sparse_out) if drain else None
             slots.append(_Slot(a + k if drain else None,
-                               _Record(a + k if clear else None, emit), False))
+                               _Record(a + k if clear else None, emit, drain), False))
         if clear:
             self.acc[a:a + n] = 0
             self.reduce_k[w.color] = 0
@@ -372,7 +375,9 @@ class PeModel:
             out = None
         last = self.pipe[-1]
         push = last is not None and last.emit is not None
-        en = not (push and len(self.out_fifo) == p.out_depth)
+        # The stall looks at the output element's kind only, not at whether its result is a
+        # dropped zero: the RTL decides it from registers (see rtl/pe/pe.py).
+        en = not (last is not None and last.out and len(self.out_fifo) == p.out_depth)
         if self.dropped is not None:
             self._count_drop(self.dropped)
             self.dropped = None

@@ -159,8 +159,12 @@ class Pe(wiring.Component):
         # whether to replace its output by +0 (fp16 0x0000).
         half = Mux(s_push.relu, 0, to16.result)
         push = s_push.out & (~s_push.sparse | half[:15].any())
+        # The stall is decided from S11's kind bits and the FIFO's room, not from whether the
+        # result is a zero to drop (which waits for the converter's output): `en` drives every
+        # register of the PE, so it must settle early in the cycle. A dropped zero meeting a
+        # full FIFO costs a stall cycle.
         en = Signal()
-        m.d.comb += en.eq(~(push & ~out_fifo.w_rdy))
+        m.d.comb += en.eq(~(s_push.out & ~out_fifo.w_rdy))
         result = Signal(Wavelet)
         m.d.comb += [
             result.payload.data.eq(Mux(s_push.sparse, Cat(half, s_push.index), s_push.data)),
