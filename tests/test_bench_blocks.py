@@ -29,3 +29,13 @@ def test_every_row_has_the_header_cell_count():
     lines = [ln for ln in blocks.render(record).splitlines() if ln.startswith("|")]
     assert len({ln.count("|") for ln in lines}) == 1
     assert "| router | 1 | x | tool failed: reason |" in blocks.render(record)
+
+
+def test_rows_measured_on_other_commits_are_named():
+    record = {"v": {"commit": "b", "items": {
+        "router_c1": {"commit": "a", "error": "x"}, "pe_c1": {"commit": "b", "error": "x"},
+        "tile_c1": {"commit": "b", "error": "x"}}}}
+    assert "Measured on: v: router at commit `a`, pe and tile at commit `b`." in \
+        blocks.render(record)
+    record["v"]["items"]["router_c1"]["commit"] = "b"
+    assert "Measured on: v at commit `b`." in blocks.render(record)

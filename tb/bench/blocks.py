@@ -92,9 +92,24 @@ def render(record):
             rows.append(f"| {block} | {colors} | {d} | {_fmt(x['lut4'])} | {_fmt(x['ffs'])} | "
                         f"{_fmt(x['dpr16x4'])} | {_fmt(x['ccu2c'])} | {x['dsps']} | "
                         f"{x['brams']} | {_fmt(x['cells'])} | {_fmt(x['fmax_mhz'])} |")
-    rows += ["", "Measured on: " + "; ".join(f"{d} at commit `{record[d]['commit']}`"
-                                             for d in designs) + ".", "", END]
+    rows += ["", "Measured on: " + "; ".join(_measured_on(d, record[d]) for d in designs) + ".",
+             "", END]
     return "\n".join(rows)
+
+
+def _measured_on(design, entry):
+    """``v2 at commit `abc``` or, when its rows were measured on several commits,
+    ``v2: router at commit `abc`, pe and tile at commit `def```."""
+    by_commit = {}
+    for item, x in entry["items"].items():
+        block = item.rsplit("_c", 1)[0]
+        blocks = by_commit.setdefault(x.get("commit", entry["commit"]), [])
+        if block not in blocks:
+            blocks.append(block)
+    if len(by_commit) == 1:
+        return f"{design} at commit `{next(iter(by_commit))}`"
+    return f"{design}: " + ", ".join(f"{' and '.join(b)} at commit `{c}`"
+                                     for c, b in by_commit.items())
 
 
 def _write(path, text):
@@ -129,6 +144,9 @@ def main(argv=None):
             last = [ln.strip() for ln in str(exc).splitlines() if ln.strip()][-1]
             entry["items"][item] = {"command": _command(block, colors),
                                     "error": f"{str(exc).splitlines()[0].split(';')[0]}: {last}"}
+        # Each row keeps the commit it was measured on: a design's blocks may be re-measured
+        # one at a time after a change to one of them.
+        entry["items"][item]["commit"] = commit
         entry["commit"] = commit
         print(f"  {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
         # Re-read before writing: items may run side by side in several processes.
