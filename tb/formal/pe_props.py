@@ -73,6 +73,7 @@ from wafer_engine.rtl.pe import Op, Target, pe as pe_module
 from wafer_engine.rtl.pe.decode import Decoder
 from wafer_engine.rtl.pe.job import Decoded
 from wafer_engine.rtl.wavelet import Wavelet
+from wafer_engine.tb.formal.harness import assigned_signals, event_counter
 
 __all__ = ["SMALL", "MUTANTS", "DROP_KINDS", "PeProps"]
 
@@ -114,15 +115,6 @@ class _KeepJobDecoder(Decoder):
         with m.If(self.en & self.take & self.job_valid & (self.job.source == 1)):
             m.d.sync += self.job_valid.eq(1)
         return m
-
-
-def _assigned_signals(fragment):
-    """Every signal assigned in ``fragment`` itself (not its subfragments), by name."""
-    found = {}
-    for statements in fragment.statements.values():
-        for signal in statements._lhs_signals():
-            found.setdefault(signal.name, signal)
-    return found
 
 
 def _stall_enable(fragment, dec):
@@ -187,7 +179,7 @@ class PeProps(Elaboratable):
         if self.free_stall:
             # The last assignment to the enable wins.
             core.add_statements("comb", _stall_enable(core, dec).eq(AnySeq(1)))
-        internals = _assigned_signals(_subfragment(core, "decode"))
+        internals = assigned_signals(_subfragment(core, "decode"))
         s = SimpleNamespace(m=m, in_fifo=in_fifo, dec=dec,
                             f_valid=internals["f_valid"], p_valid=internals["p_valid"])
         self._environment(s)
@@ -232,9 +224,7 @@ class PeProps(Elaboratable):
             core.d.comb += dec.head.wavelet.eq(in_fifo.r_data ^ (head.color == 1))
 
     def _counter(self, m, name, inc):
-        count = Signal(self.count_bits, name=name)
-        m.d.sync += count.eq(count + inc)
-        return count
+        return event_counter(m, name, inc, self.count_bits)
 
     def _environment(self, s):
         """Free input link, output backpressure, peek and config; transfer strobes."""

@@ -57,6 +57,7 @@ from amaranth.hdl import (Array, Assert, Assume, Cat, Const, Elaboratable, Fragm
 from wafer_engine.rtl.ports import PORTS, Port
 from wafer_engine.rtl.route import INDEX_MAX, Route
 from wafer_engine.rtl.router import Router, slots_per_color
+from wafer_engine.tb.formal.harness import assigned_signals, event_counter
 
 __all__ = ["OPEN_ROUTES", "FILTERED_ROUTES", "MUTANTS", "TAG_BITS", "HiExclusiveRouter",
            "ForgetfulRouter", "StageBlindRouter", "UngatedArrivalRouter", "RouterProps"]
@@ -135,15 +136,6 @@ class UngatedArrivalRouter(Router):
         with m.If(link.valid):
             m.d.sync += s.stage.eq(link.wavelet)
         return s
-
-
-def _assigned_signals(fragment):
-    """Every signal assigned in ``fragment`` itself (not its subfragments), by name."""
-    found = {}
-    for statements in fragment.statements.values():
-        for signal in statements._lhs_signals():
-            found.setdefault(signal.name, signal)
-    return found
 
 
 def _filters(route):
@@ -227,7 +219,7 @@ class RouterProps(Elaboratable):
             m.d.comb += read.addr.eq(c)
             arrival_entries[c] = read.data
         core = Fragment.get(core_module, platform)
-        internals = _assigned_signals(core)
+        internals = assigned_signals(core)
         pc = [(p, c) for c in range(colors) for p in PORTS]
         s = SimpleNamespace(
             m=m, routes=router.routes, slots=slots,
@@ -398,9 +390,7 @@ class RouterProps(Elaboratable):
                 ]
 
     def _counter(self, m, name, inc):
-        count = Signal(self.count_bits, name=name)
-        m.d.sync += count.eq(count + inc)
-        return count
+        return event_counter(m, name, inc, self.count_bits)
 
     def _counters(self, s):
         """Wavelets entered per stream, delivered per output (and per source when tagged)."""
