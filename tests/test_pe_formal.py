@@ -58,6 +58,9 @@ def test_prove_cfg_any_time():
                          mode="prove", depth=PROVE_K))
 
 
+# 2.5 minutes on 2 cores: in `make regress`; the induction proofs and the free-stall bounded run
+# (which covers the same input-side behaviour in 10 cycles) stay in `make test`.
+@pytest.mark.regress
 def test_bmc():
     """Every property, tracking and task binding included, for BMC_DEPTH cycles from reset."""
     _expect_pass(run_sby("pe_bmc", PeProps(), depth=BMC_DEPTH))
