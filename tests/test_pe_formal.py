@@ -13,7 +13,7 @@ which shows the proofs are not vacuous. See docs/formal.md.
 import pytest
 
 from wafer_engine.tb.formal.pe_props import MUTANTS, PeProps
-from wafer_engine.tb.formal.sby import run_sby
+from wafer_engine.tb.formal.sby import expect_fail, expect_pass, run_sby
 
 #: Bounded depth in cycles (from reset) of the exact PE; below 2 ** count_bits (64).
 BMC_DEPTH = 16
@@ -38,23 +38,14 @@ CAUGHT_BY = {
 STALL_MUTANTS = {"pop_in_stall"}
 
 
-def _expect_pass(result):
-    assert result.passed, str(result)
-
-
-def _expect_fail(result, caught_by):
-    assert result.status == "FAIL", str(result)
-    assert any(caught_by in line for line in result.failed_source()), str(result)
-
-
 def test_prove():
     """Link rules, occupancy, conservation and the counters hold for all time (k-induction)."""
-    _expect_pass(run_sby("pe_prove", PeProps(inductive=True), mode="prove", depth=PROVE_K))
+    expect_pass(run_sby("pe_prove", PeProps(inductive=True), mode="prove", depth=PROVE_K))
 
 
 def test_prove_cfg_any_time():
     """The accounting holds even when the task table is rewritten under traffic."""
-    _expect_pass(run_sby("pe_prove_cfg_any_time", PeProps(inductive=True, cfg_any_time=True),
+    expect_pass(run_sby("pe_prove_cfg_any_time", PeProps(inductive=True, cfg_any_time=True),
                          mode="prove", depth=PROVE_K))
 
 
@@ -63,12 +54,12 @@ def test_prove_cfg_any_time():
 @pytest.mark.regress
 def test_bmc():
     """Every property, tracking and task binding included, for BMC_DEPTH cycles from reset."""
-    _expect_pass(run_sby("pe_bmc", PeProps(), depth=BMC_DEPTH))
+    expect_pass(run_sby("pe_bmc", PeProps(), depth=BMC_DEPTH))
 
 
 def test_bmc_free_stall():
     """Every property under any stall pattern, for FREE_STALL_DEPTH cycles from reset."""
-    _expect_pass(run_sby("pe_bmc_free_stall", PeProps(free_stall=True), depth=FREE_STALL_DEPTH))
+    expect_pass(run_sby("pe_bmc_free_stall", PeProps(free_stall=True), depth=FREE_STALL_DEPTH))
 
 
 def test_mutants_are_listed():
@@ -81,12 +72,12 @@ def test_bmc_catches_mutant(mutant):
         harness, depth = PeProps(free_stall=True, mutant=mutant), FREE_STALL_DEPTH
     else:
         harness, depth = PeProps(mutant=mutant), BMC_DEPTH
-    _expect_fail(run_sby(f"pe_mutant_{mutant}", harness, depth=depth), CAUGHT_BY[mutant])
+    expect_fail(run_sby(f"pe_mutant_{mutant}", harness, depth=depth), CAUGHT_BY[mutant])
 
 
 def test_prove_catches_mutant():
     """A miscounting PE fails within the base case."""
-    _expect_fail(run_sby("pe_mutant_count_offers_prove",
+    expect_fail(run_sby("pe_mutant_count_offers_prove",
                          PeProps(inductive=True, mutant="count_offers"),
                          mode="prove", depth=PROVE_K), CAUGHT_BY["count_offers"])
 

@@ -12,7 +12,7 @@ transfers. See docs/formal.md.
 import pytest
 
 from wafer_engine.tb.formal.router_props import FILTERED_ROUTES, MUTANTS, OPEN_ROUTES, RouterProps
-from wafer_engine.tb.formal.sby import run_sby
+from wafer_engine.tb.formal.sby import expect_fail, expect_pass, run_sby
 
 #: Bounded depth in cycles; must stay below 2 ** count_bits (64) for exact tracking.
 BMC_DEPTH = 20
@@ -43,23 +43,14 @@ CAUGHT_BY = {
 MUTANT_OPTIONS = {"ungated_arrival": {"strict_senders": False}}
 
 
-def _expect_pass(result):
-    assert result.passed, str(result)
-
-
-def _expect_fail(result, caught_by):
-    assert result.status == "FAIL", str(result)
-    assert any(caught_by in line for line in result.failed_source()), str(result)
-
-
 def test_bmc_open():
     """Both colors tracked: multicast N -> E, S, RAMP and the W + S -> N merge."""
-    _expect_pass(run_sby("bmc_open", RouterProps(OPEN_ROUTES), depth=BMC_DEPTH))
+    expect_pass(run_sby("bmc_open", RouterProps(OPEN_ROUTES), depth=BMC_DEPTH))
 
 
 def test_bmc_filtered():
     """RAMP range filter; color 1 is routed as in test_bmc_open, so only color 0 is tracked."""
-    _expect_pass(run_sby("bmc_filtered", RouterProps(FILTERED_ROUTES, track_colors=[0]),
+    expect_pass(run_sby("bmc_filtered", RouterProps(FILTERED_ROUTES, track_colors=[0]),
                          depth=BMC_DEPTH))
 
 
@@ -67,7 +58,7 @@ def test_bmc_filtered():
 def test_prove(routes):
     """Link rules, buffer rules (stored delivery masks included) and summed conservation, at a
     filtered RAMP too, hold for all time (k-induction)."""
-    _expect_pass(run_sby(f"prove_{routes}", RouterProps(ROUTE_SETS[routes], inductive=True),
+    expect_pass(run_sby(f"prove_{routes}", RouterProps(ROUTE_SETS[routes], inductive=True),
                          mode="prove", depth=PROVE_K))
 
 
@@ -84,7 +75,7 @@ MUTANT_RUNS = ([("open", mutant) for mutant in sorted(MUTANTS) if mutant != "hi_
 @pytest.mark.parametrize("routes,mutant", MUTANT_RUNS, ids=[f"{r}-{m}" for r, m in MUTANT_RUNS])
 def test_bmc_catches_mutant(routes, mutant):
     harness = RouterProps(ROUTE_SETS[routes], mutant=mutant, **MUTANT_OPTIONS.get(mutant, {}))
-    _expect_fail(run_sby(f"mutant_{routes}_{mutant}", harness, depth=BMC_DEPTH), CAUGHT_BY[mutant])
+    expect_fail(run_sby(f"mutant_{routes}_{mutant}", harness, depth=BMC_DEPTH), CAUGHT_BY[mutant])
 
 
 def test_prove_tracking_is_not_inductive():
@@ -99,7 +90,7 @@ def test_prove_catches_mutant():
     """The base case must reach the dropped wavelet: with the 2-cycle hop the second color-0
     wavelet leaves E in cycle 3 at the earliest, so the miscount shows in cycle 4, one step
     beyond PROVE_K (an induction failure alone is only UNKNOWN)."""
-    _expect_fail(run_sby("mutant_drop_prove",
+    expect_fail(run_sby("mutant_drop_prove",
                          RouterProps(OPEN_ROUTES, inductive=True, mutant="drop"),
                          mode="prove", depth=PROVE_K + 1), CONSERVATION)
 
@@ -107,14 +98,14 @@ def test_prove_catches_mutant():
 @pytest.mark.parametrize("mutant", ["forget_sent", "stage_blind"])
 def test_prove_catches_router_mutant(mutant):
     """A fault in the router itself (not in the checker) breaks the inductive invariants too."""
-    _expect_fail(run_sby(f"mutant_{mutant}_prove",
+    expect_fail(run_sby(f"mutant_{mutant}_prove",
                          RouterProps(OPEN_ROUTES, inductive=True, mutant=mutant),
                          mode="prove", depth=PROVE_K), CAUGHT_BY[mutant])
 
 
 def test_bmc_senders_may_offer_unready_colors():
     """The link protocol lets a sender offer a color that is not ready; nothing transfers."""
-    _expect_pass(run_sby("bmc_any_sender", RouterProps(OPEN_ROUTES, strict_senders=False),
+    expect_pass(run_sby("bmc_any_sender", RouterProps(OPEN_ROUTES, strict_senders=False),
                          depth=BMC_DEPTH))
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from amaranth.back import rtlil
 from wafer_engine.sw.paths import BUILD_DIR
 
-__all__ = ["FORMAL_DIR", "SbyResult", "run_sby"]
+__all__ = ["FORMAL_DIR", "SbyResult", "run_sby", "expect_pass", "expect_fail"]
 
 #: Where harnesses, .sby files and sby work directories go (ignored by git).
 FORMAL_DIR = BUILD_DIR / "formal"
@@ -134,3 +134,15 @@ def run_sby(name, harness, *, mode="bmc", depth=20, timeout=600):
     status = words[0] if words else "ERROR"
     failed = tuple(dict.fromkeys(re.findall(r"Assert failed in \S+: (\S+)", log.read_text())))
     return SbyResult(name, mode, depth, status, log, seconds, failed)
+
+
+def expect_pass(result):
+    """Assert that an sby run proved its properties (the run's summary as the message)."""
+    assert result.passed, str(result)
+
+
+def expect_fail(result, caught_by):
+    """Assert that an sby run failed, on an assertion whose source line contains
+    ``caught_by`` (a mutant must be caught by the property meant to catch it)."""
+    assert result.status == "FAIL", str(result)
+    assert any(caught_by in line for line in result.failed_source()), str(result)
