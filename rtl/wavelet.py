@@ -5,7 +5,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 __all__ = [
-    "MAX_COLORS", "COLOR_BITS", "Half", "Payload", "Wavelet", "LinkSignature", "check_colors",
+    "MAX_COLORS", "COLOR_BITS", "Half", "Payload", "PAYLOAD_BYTES", "Wavelet", "LinkSignature",
+    "check_colors",
 ]
 
 #: Routable colors on WSE-2 (0..23); the color field is sized for them.
@@ -24,6 +25,10 @@ class Payload(data.Union):
     """A 32-bit payload, read either as ``data`` (32 bits) or as ``half`` (value16 + index16)."""
     data: 32
     half: Half
+
+
+#: Bytes of a wavelet's payload: what one wavelet carries between host and fabric (4).
+PAYLOAD_BYTES = Payload.as_shape().size // 8
 
 
 class Wavelet(data.Struct):

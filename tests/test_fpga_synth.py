@@ -87,7 +87,9 @@ def test_pin_wrapper_feeds_every_input_and_folds_every_output(tmp_path):
 
 def test_too_big_for_the_target_fails_before_place_and_route(capsys, tmp_path):
     """Nine one-color tiles need about twice the ECP5-25F's logic: synthesis of one tile
-    (15 to 30 s) shows it, and nextpnr never runs. Their 27 DSP blocks (3 per PE) fit its 28."""
+    (15 to 30 s) shows it, and nextpnr never runs. Their flip-flops (the routers' arrival
+    registers among them) are just over its 24,288 too; their 27 DSP blocks (3 per PE) fit
+    its 28."""
     assert main(["synth", "--target", "ecp5-25k", "--rows", "3", "--cols", "3",
                  "--colors", "1", "--mem-words", "64", "--acc-words", "64",
                  "-o", str(tmp_path)]) == 2
@@ -103,7 +105,7 @@ def test_too_big_for_the_target_fails_before_place_and_route(capsys, tmp_path):
     err = lines[-1]
     assert re.fullmatch(r"wafer synth: error: A 3x3 array \(1 color, 64 memory words, 64 "
                         r"accumulators\) does not fit ecp5-25k: synthesis needs luts \d+ > "
-                        r"24288(, [a-z]+ \d+ > \d+)* available", err), err
+                        r"24288, ffs \d+ > 24288 available", err), err
     assert not (tmp_path / "pnr.log").exists()
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from wafer_engine.rtl.wavelet import PAYLOAD_BYTES
 from wafer_engine.fabric.fast.gemm import gemm_cycles, wgrad_cycles
 from wafer_engine.fabric.workloads.common import split
 
@@ -37,7 +38,7 @@ __all__ = ["SwarmParams", "LayerTraffic", "StepTime", "WAVELET_BYTES", "GRADIENT
            "step_bytes", "step_time", "weak_scaling", "layer_cycles"]
 
 #: Bytes of one streamed weight: a wavelet's 32-bit payload (fp16 value, 16-bit index).
-WAVELET_BYTES = 4
+WAVELET_BYTES = PAYLOAD_BYTES
 #: Bytes of one gradient on its way back: fp32.
 GRADIENT_BYTES = 4
 

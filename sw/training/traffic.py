@@ -30,8 +30,8 @@ kind                        direction  what
 ==========================  =========  ====================================================
 
 Units: one edge wavelet carries a 32-bit payload (:class:`~wafer_engine.rtl.wavelet.Payload`,
-:data:`WAVELET_BYTES` bytes, as the cost model's
-:data:`~wafer_engine.sw.swarm.cost.WAVELET_BYTES`); one configuration chain word is 32 bits
+:data:`WAVELET_BYTES` = :data:`~wafer_engine.rtl.wavelet.PAYLOAD_BYTES` bytes, the cost
+model's :data:`~wafer_engine.sw.swarm.cost.WAVELET_BYTES` too); one configuration chain word is 32 bits
 too (:data:`~wafer_engine.rtl.config_chain.WORD_BITS`), and is counted as one wavelet.
 """
 
@@ -39,7 +39,7 @@ from collections import Counter
 
 from wafer_engine.rtl.config_chain import ITEM_WORDS, ConfigDest
 from wafer_engine.rtl.pe.task import Op
-from wafer_engine.rtl.wavelet import Payload
+from wafer_engine.rtl.wavelet import PAYLOAD_BYTES
 from wafer_engine.fabric.program.pe_task import parse_op
 from wafer_engine.fabric.program.program import chain_order
 
@@ -57,7 +57,7 @@ KINDS = TO_FABRIC + TO_HOST
 ROLES = ("program", "x", "dy", "stream", "commands", "results")
 
 #: Bytes of a wavelet's payload, what a wavelet carries for the host (4).
-WAVELET_BYTES = Payload.as_shape().size // 8
+WAVELET_BYTES = PAYLOAD_BYTES
 #: A configuration record's header: two chain words.
 _HEADER_WORDS = 2
 
