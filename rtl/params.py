@@ -58,7 +58,8 @@ class PeParams:
                           lambda v: check_int(v, 1, MAX_LEN, "Maximum vector length"))
     in_depth: int = _param(4, f"PE input FIFO depth in wavelets, 1..{MAX_FIFO_DEPTH}",
                            lambda v: check_int(v, 1, MAX_FIFO_DEPTH, "Input FIFO depth"))
-    out_depth: int = _param(4, f"PE output FIFO depth in wavelets, 1..{MAX_FIFO_DEPTH}",
+    out_depth: int = _param(16, f"PE output FIFO depth in wavelets, 1..{MAX_FIFO_DEPTH}; "
+                                "results stream at one per cycle from 13 on",
                             lambda v: check_int(v, 1, MAX_FIFO_DEPTH, "Output FIFO depth"))
 
     def __post_init__(self):

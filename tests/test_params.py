@@ -54,7 +54,7 @@ def test_frozen_hashable_and_repr_rebuilds():
     with pytest.raises(FrozenInstanceError):
         p.rows = 3
     assert p.flat() == dict(rows=2, cols=4, depth=3, colors=3, mem_words=4096, acc_words=1024,
-                            max_len=64, in_depth=2, out_depth=4)
+                            max_len=64, in_depth=2, out_depth=16)
 
 
 def _source_files():

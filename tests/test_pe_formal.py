@@ -17,8 +17,8 @@ from wafer_engine.tb.formal.sby import expect_fail, expect_pass, run_sby
 
 #: Bounded depth in cycles (from reset) of the exact PE; below 2 ** count_bits (64).
 BMC_DEPTH = 16
-#: Bounded depth with a free pipeline stall (stalls in any cycle, so shorter runs suffice).
-FREE_STALL_DEPTH = 10
+#: Bounded depth of the short run kept in `make test`.
+SHORT_DEPTH = 10
 #: Induction length for the prove runs.
 PROVE_K = 4
 
@@ -27,15 +27,12 @@ CONSERVATION = "Assert((s.n_in - resolved)[:w] == in_flight[:w])"
 CAUGHT_BY = {
     "bound": "Assert(~((s.n_job != 0)",
     "pop_blocked": CONSERVATION,
-    "pop_in_stall": CONSERVATION,
     "keep_job": CONSERVATION,
     "count_offers": "Assert(pe.counters.wavelets_in[:w] == s.n_in)",
     "miss_error": "Assert(getattr(pe.counters, name)[:w] == counted[kind])",
     "corrupt": "Assert(control | (job.data[:16] == value))",
     "ignore_armed": "((dec.kind == Decoded.NO_TASK) == none(dec.p_color))",
 }
-#: Mutants whose fault needs a stall: checked with a free stall.
-STALL_MUTANTS = {"pop_in_stall"}
 
 
 def test_prove():
@@ -49,17 +46,18 @@ def test_prove_cfg_any_time():
                          mode="prove", depth=PROVE_K))
 
 
-# 2.5 minutes on 2 cores: in `make regress`; the induction proofs and the free-stall bounded run
-# (which covers the same input-side behaviour in 10 cycles) stay in `make test`.
+# 2.5 minutes on 2 cores: in `make regress`; the induction proofs and the short bounded run
+# stay in `make test`.
 @pytest.mark.regress
 def test_bmc():
     """Every property, tracking and task binding included, for BMC_DEPTH cycles from reset."""
     expect_pass(run_sby("pe_bmc", PeProps(), depth=BMC_DEPTH))
 
 
-def test_bmc_free_stall():
-    """Every property under any stall pattern, for FREE_STALL_DEPTH cycles from reset."""
-    expect_pass(run_sby("pe_bmc_free_stall", PeProps(free_stall=True), depth=FREE_STALL_DEPTH))
+def test_bmc_short():
+    """Every property, tracking and task binding included, for SHORT_DEPTH cycles from reset
+    (the input side held by the sequencer is reachable within them)."""
+    expect_pass(run_sby("pe_bmc_short", PeProps(), depth=SHORT_DEPTH))
 
 
 def test_mutants_are_listed():
@@ -68,11 +66,8 @@ def test_mutants_are_listed():
 
 @pytest.mark.parametrize("mutant", sorted(MUTANTS))
 def test_bmc_catches_mutant(mutant):
-    if mutant in STALL_MUTANTS:
-        harness, depth = PeProps(free_stall=True, mutant=mutant), FREE_STALL_DEPTH
-    else:
-        harness, depth = PeProps(mutant=mutant), BMC_DEPTH
-    expect_fail(run_sby(f"pe_mutant_{mutant}", harness, depth=depth), CAUGHT_BY[mutant])
+    expect_fail(run_sby(f"pe_mutant_{mutant}", PeProps(mutant=mutant), depth=BMC_DEPTH),
+                CAUGHT_BY[mutant])
 
 
 def test_prove_catches_mutant():

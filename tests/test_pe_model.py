@@ -5,7 +5,7 @@ results)."""
 import numpy as np
 import pytest
 
-from wafer_engine.fabric.model.pe_model import PeModel, simulate_pe
+from wafer_engine.fabric.model.pe_model import TIMING, PeModel, simulate_pe
 from wafer_engine.fabric.program.pe_task import PeProgram, Task
 from wafer_engine.fabric.model.traffic import Backpressure
 from wafer_engine.fabric.model.wavelet import Wavelet
@@ -360,7 +360,6 @@ def test_small_int_helpers_are_exact():
 def test_model_timing_is_the_rtl_pipeline():
     """The model states its own pipeline timing; it must be the RTL's (a change to either shows
     here before it shows as a lock-step mismatch)."""
-    from wafer_engine.fabric.model.pe_model import TIMING
     from wafer_engine.rtl.pe import PIPELINE
     assert TIMING == PIPELINE
 
@@ -383,14 +382,17 @@ def _drain_behind_a_full_fifo(blocked):
     return cycle, emitted
 
 
-def test_a_dropped_zero_waits_behind_a_full_output_fifo():
-    """The stall is decided from S11's kind bits and the FIFO's room only (the RTL's enable
-    must settle early): the first zero result reaches S11 while 1.0 fills the one-deep FIFO,
-    so the pipeline holds it until the receiver takes 1.0 (cycle b); the three zeros then leave
-    S11, dropped, in cycles b + 1 .. b + 3, and the PE is idle from b + 4. (Were a zero that is
-    to be dropped not to stall, the zeros would be gone long before and the PE idle from
-    b + 1.)"""
+def test_an_output_credit_is_held_until_its_result_leaves_or_is_dropped():
+    """An output element issues only with a credit, a place reserved in the output FIFO; the
+    credit comes back when the result leaves the FIFO or, for a sparse zero, when it is dropped
+    in S11. With a one-deep FIFO, 1.0 holds the only credit until the receiver takes it (cycle
+    b); each zero then issues in the cycle after the previous zero's credit came back in S11:
+    at b + 1, b + 1 + T and b + 1 + 2T (T = push stage + 1), and the PE is idle once the last
+    one has been dropped, from b + 1 + 3T. (Were credits given back at issue or
+    never taken, the zeros would be gone long before b; were a dropped zero's credit kept,
+    the PE would never finish.)"""
+    drop_trip = TIMING["push"] + 1
     for blocked in (60, 90):
         cycles, emitted = _drain_behind_a_full_fifo(blocked)
         assert emitted == [(blocked, Wavelet.half(0, 0x3C00, 0))]
-        assert cycles == blocked + 4
+        assert cycles == blocked + 1 + 3 * drop_trip

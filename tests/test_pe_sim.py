@@ -12,10 +12,10 @@ from wafer_engine.rtl.params import PeParams
 from wafer_engine.sw.sim.runner import run_cocotb
 
 #: Parameter sets: the default PE, and a small one with every color, shallow FIFOs (a
-#: one-entry output FIFO stalls the pipeline whenever two results meet) and tiny memories.
+#: one-entry output FIFO: every result waits for the previous one's credit) and tiny memories.
 SETS = {
     "default": dict(colors=4, mem_words=4096, acc_words=1024, max_len=64, in_depth=4,
-                    out_depth=4),
+                    out_depth=16),
     "small": dict(colors=24, mem_words=512, acc_words=128, max_len=32, in_depth=2,
                   out_depth=1),
 }
@@ -37,7 +37,7 @@ def test_pe(config):
 
 
 def test_lockstep_check_catches_a_mismatch():
-    """The testbench is not vacuous: the default PE (a 4-deep output FIFO) modelled with a
+    """The testbench is not vacuous: the default PE (a 16-deep output FIFO) modelled with a
     1-deep one diverges (results leave earlier than the model says) and the run fails. It
     shares test_pe[default]'s build."""
     params = SETS["default"]
@@ -50,3 +50,7 @@ def test_lockstep_check_catches_a_mismatch():
 @pytest.mark.parametrize("config", list(SETS))
 def test_pe_regress(config):
     run_pe(f"{config}_regress", SETS[config], optimize=True, seed=100 + len(config), scale=8)
+
+
+def test_default_set_is_the_default_pe():
+    assert PeParams(**SETS["default"]) == PeParams()

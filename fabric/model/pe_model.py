@@ -68,8 +68,8 @@ class _Task(NamedTuple):
 class _Record(NamedTuple):
     """What an issued element still does in the pipeline: the accumulator it writes at S9
     (or ``None``), the wavelet it pushes at S11 (or ``None``, also for a dropped zero), and
-    whether it is an output element (REDUCE, drain, a GRAD job's last element), which stalls
-    the pipeline in S11 while the output FIFO is full even when its result is a dropped zero."""
+    whether it is an output element (REDUCE, drain, a GRAD job's last element), whose output
+    credit is given back in S11 when its result is a dropped zero."""
     writes: object
     emit: object
     out: bool = False
@@ -129,6 +129,8 @@ class PeModel:
         self.round = 0          # GRAD: element of every job issued in this round
         self.pipe = [None] * _STAGES    # pipe[s - 1]: record in stage Ss
         self.out_fifo = deque()
+        # Output credits: results in the output FIFO plus those reserved by issued elements.
+        self.reserved = 0
 
     # -- ports ------------------------------------------------------------------------------
 
@@ -322,28 +324,37 @@ class PeModel:
         self.slot = self.round = 0
 
     def _issue(self):
-        """The sequencer's cycle (an enabled one): advances J's position (for a GRAD group
-        its slot, round and members) and counts the FMAC issue. Returns ``(record issued or
+        """The sequencer's cycle: advances J's position (for a GRAD group its slot, round and
+        members), counts the FMAC issue and takes output credits. Returns ``(record issued or
         None, whether X's job joined the GRAD group)``; sets ``self._done`` when J's last
         slot issues."""
         self._done = False
         j = self.j
         if j is None:
             return None, False
+        # An output element (REDUCE, drain) issues with a credit; a GRAD job takes its credit
+        # with its first element, and a group never waits once it has started.
+        credit = self.reserved != self.params.out_depth
         if not j.grad:
             slot = j.slots[self.j_pos]
             if slot.reads is not None and any(
                     r is not None and r.writes == slot.reads for r in self.pipe[:_HAZARD]):
                 return None, False
+            needs_credit = slot.record is not None and slot.record.out
+            if needs_credit and not credit:
+                return None, False
+            self.reserved += needs_credit
             self.counters["fmac_issues"] += slot.fmac
             self.j_pos += 1
             self._done = self.j_pos == len(j.slots)
             return slot.record, False
         # A GRAD group: slot k of round r issues element r of the group's job k.
         count, n, x = len(j.slots), len(self.group), self.x
+        if self.round == 0 and self.slot == 0 and not credit:
+            return None, False
         last = self.round == count - 1
         join = (self.round == 0 and not last and self.slot == n and x is not None and x.grad
-                and x.source == j.source)
+                and x.source == j.source and credit)
         if join:
             self.group.append(x)
             slot = x.slots[0]
@@ -352,6 +363,7 @@ class PeModel:
         else:
             slot = None
         self._done = slot is not None and last and self.slot == n - 1
+        self.reserved += slot is not None and self.round == 0
         self.slot += 1
         if self.slot == _GROUP:
             self.slot, self.round = 0, self.round + 1
@@ -366,7 +378,7 @@ class PeModel:
         ``None``. Call :meth:`ready` first if the sender needs it. Returns the wavelet
         transferred on the output link this cycle, or ``None``.
         """
-        p, c = self.params, self.counters
+        c = self.counters
         ready = self.ready()
         busy = self.busy
         c["busy_cycles" if busy else "idle_cycles"] += 1
@@ -375,40 +387,40 @@ class PeModel:
             out = None
         last = self.pipe[-1]
         push = last is not None and last.emit is not None
-        # The stall looks at the output element's kind only, not at whether its result is a
-        # dropped zero: the RTL decides it from registers (see rtl/pe/pe.py).
-        en = not (last is not None and last.out and len(self.out_fifo) == p.out_depth)
         if self.dropped is not None:
             self._count_drop(self.dropped)
             self.dropped = None
-        if en:
-            issued, join = self._issue()
-            j_load = self.j is None or self._done
-            x_take = j_load or join
-            # The decoder: P moves on when X is free (a job fills X, a drop leaves it empty),
-            # F moves into a free P, the FIFO's head into a free F.
-            new_x, p_moves = None, False
-            if self.p is not None and (self.x is None or x_take):
-                new_x = self._execute(self.p, defer=True)
-                p_moves = True
-            p_free = self.p is None or p_moves
-            f_free = self.f is None or p_free
-            # The clock edge.
-            if push:
-                self.out_fifo.append(last.emit)
-            self.pipe = [issued] + self.pipe[:-1]
-            if j_load:
-                self._load(self.x)
-            if x_take:
-                self.x = None
-            if new_x is not None:
-                self.x = new_x
-            if p_free:
-                self.p = self.f
-            if f_free:
-                self.f = self.in_fifo.popleft() if self.in_fifo else None
+        # The pipeline never stalls: only issue waits (for hazards and output credits).
+        issued, join = self._issue()
+        j_load = self.j is None or self._done
+        x_take = j_load or join
+        # The decoder: P moves on when X is free (a job fills X, a drop leaves it empty),
+        # F moves into a free P, the FIFO's head into a free F.
+        new_x, p_moves = None, False
+        if self.p is not None and (self.x is None or x_take):
+            new_x = self._execute(self.p, defer=True)
+            p_moves = True
+        p_free = self.p is None or p_moves
+        f_free = self.f is None or p_free
+        # The clock edge.
+        if push:
+            self.out_fifo.append(last.emit)
+        self.pipe = [issued] + self.pipe[:-1]
+        if j_load:
+            self._load(self.x)
+        if x_take:
+            self.x = None
+        if new_x is not None:
+            self.x = new_x
+        if p_free:
+            self.p = self.f
+        if f_free:
+            self.f = self.in_fifo.popleft() if self.in_fifo else None
+        if last is not None and last.out and not push:
+            self.reserved -= 1          # a dropped zero gives its credit back
         if out is not None:
             self.out_fifo.popleft()
+            self.reserved -= 1
             c["wavelets_out"] += 1
         if offered is not None and (ready >> offered.color) & 1:
             self.in_fifo.append(offered)

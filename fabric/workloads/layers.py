@@ -200,12 +200,15 @@ def _drain_phases(lengths, burst):
     the next column's add ignores anyway: DAZ) into the chain.
 
     Why bursts: a PE between the chain's start and end both sends partial sums east and stores
-    results arriving from the east, through one input FIFO and one output FIFO. Draining all at
-    once can deadlock (the PE's output FIFO full of partial sums east, the east PE's output FIFO
-    full of results west, each waiting on the other's input). With at most ``burst =
-    out_depth`` chain steps per phase, every PE's outputs of the phase fit in its own output
-    FIFO, so no PE ever stalls and each takes in whatever reaches it; the phase barrier (the
-    array quiet) empties the FIFOs before the next burst.
+    results arriving from the east, through one input FIFO and one output FIFO. Each waiting
+    on the other's input (the PE's output FIFO full of partial sums east, the east PE's output
+    FIFO full of results west) is a lock; a PE whose whole pipeline stalled on a full output
+    FIFO reached it when draining all at once. With output credits that run completes
+    (tests/test_array_layers.py), but no argument rules the lock out in general, so: with at
+    most ``burst = out_depth`` chain steps per phase, every PE's outputs of the phase have
+    their credits in its own output FIFO, so no PE ever waits to issue and each takes in
+    whatever reaches it; the phase barrier (the array quiet) empties the FIFOs before the next
+    burst.
     """
     phases = []
     for start in range(0, max(lengths), burst):

@@ -37,8 +37,7 @@ class Decoder(wiring.Component):
       is (drop kinds in the order no task, errors, zero skip). P moves on when X is empty or
       its job is taken this cycle; a job then fills X, a drop leaves X empty (counted).
 
-    Every stage moves only while ``en`` is 1. Each one takes a new wavelet in the cycle its
-    contents move on, so a stream of drops or of one-element jobs decodes at one wavelet per
+    Each stage takes a new wavelet in the cycle its contents move on, so a stream of drops or of one-element jobs decodes at one wavelet per
     cycle.
 
     Parameters: the PE's :class:`wafer_engine.rtl.params.PeParams` (``colors``,
@@ -48,7 +47,6 @@ class Decoder(wiring.Component):
         head: In(Fetched) -- the input FIFO's head wavelet with its color's row.
         head_valid: In(1) -- the input FIFO is not empty.
         pop: Out(1) -- the head moves into F this cycle (read enable of the FIFO).
-        en: In(1) -- pipeline enable (the PE's output-stall signal).
         take: In(1) -- the sequencer takes the job in X this cycle.
         job: Out(Job) -- stage X.
         job_valid: Out(1) -- X holds a job.
@@ -68,7 +66,6 @@ class Decoder(wiring.Component):
             "head": In(Fetched),
             "head_valid": In(1),
             "pop": Out(1),
-            "en": In(1),
             "take": In(1),
             "job": Out(Job),
             "job_valid": Out(1),
@@ -189,7 +186,6 @@ class Decoder(wiring.Component):
         m.d.comb += self.k_next.eq(Mux(pw.control | (k == k_last), 0, k + 1))
 
         # -- Stage movement -------------------------------------------------------------------
-        en = self.en
         x_valid = self.job_valid
         is_job = kind == Decoded.JOB
         # P moves on when X is free, whatever it holds: the stage enables then do not wait for
@@ -199,46 +195,45 @@ class Decoder(wiring.Component):
         p_free = ~p_valid | p_moves
         f_free = ~f_valid | p_free
         m.d.comb += [
-            self.pop.eq(en & self.head_valid & f_free),
-            self.dropped.eq(en & p_moves & ~is_job),
-            self.k_write.eq(en & p_moves & Mux(pw.control, clear_ok, reduce_ok)),
+            self.pop.eq(self.head_valid & f_free),
+            self.dropped.eq(p_moves & ~is_job),
+            self.k_write.eq(p_moves & Mux(pw.control, clear_ok, reduce_ok)),
             self.busy.eq(f_valid | p_valid | x_valid),
         ]
-        with m.If(en):
-            with m.If(self.take):
-                m.d.sync += x_valid.eq(0)
-            with m.If(p_moves):
-                m.d.sync += [self.job.eq(job), x_valid.eq(is_job)]
-                # A job's addresses passed the range checks: their high bits are 0, and X
-                # keeps only the low ones (so do the sequencer and the pipeline after it).
-                m.d.sync += [
-                    self.job.count.eq(job.count[:len_bits]),
-                    self.job.mem_a.eq(job.mem_a[:address_bits(p.mem_words)]),
-                    self.job.mem_b.eq(job.mem_b[:address_bits(p.mem_words)]),
-                    self.job.acc.eq(job.acc[:address_bits(p.acc_words)]),
-                ]
-            with m.If(p_free):
-                m.d.sync += [
-                    pf.eq(f),
-                    pre.eq(predecode(ft, f.armed, p)),
-                    p_valid.eq(f_valid),
-                    row_a.eq(f_row * f_len),
-                    row_i.eq(f_i * f_len),
-                    a_end.eq(ft.mem_a + f_len),
-                    b_end.eq(ft.mem_b + f_len),
-                    acc_end.eq(ft.acc + f_len),
-                    k_last.eq(ft.len - 1),
-                    store_ok.eq(ft.mem_a + f_idx < p.mem_words),
-                    zero.eq(fw.payload.half.value[:15] == 0),
-                    drain.eq(f_drain),
-                    clear.eq(f_clear),
-                ]
-            with m.If(f_free):
-                m.d.sync += [
-                    f.eq(self.head),
-                    f_valid.eq(self.head_valid),
-                    f_i.eq(h_idx >> h_task.jbits),
-                    f_row.eq(Mux(h_task.op == Op.AXPY, h_idx,
-                                 h_idx & ~(Const(0xFFFF, 16) << h_task.jbits)[:16])),
-                ]
+        with m.If(self.take):
+            m.d.sync += x_valid.eq(0)
+        with m.If(p_moves):
+            m.d.sync += [self.job.eq(job), x_valid.eq(is_job)]
+            # A job's addresses passed the range checks: their high bits are 0, and X
+            # keeps only the low ones (so do the sequencer and the pipeline after it).
+            m.d.sync += [
+                self.job.count.eq(job.count[:len_bits]),
+                self.job.mem_a.eq(job.mem_a[:address_bits(p.mem_words)]),
+                self.job.mem_b.eq(job.mem_b[:address_bits(p.mem_words)]),
+                self.job.acc.eq(job.acc[:address_bits(p.acc_words)]),
+            ]
+        with m.If(p_free):
+            m.d.sync += [
+                pf.eq(f),
+                pre.eq(predecode(ft, f.armed, p)),
+                p_valid.eq(f_valid),
+                row_a.eq(f_row * f_len),
+                row_i.eq(f_i * f_len),
+                a_end.eq(ft.mem_a + f_len),
+                b_end.eq(ft.mem_b + f_len),
+                acc_end.eq(ft.acc + f_len),
+                k_last.eq(ft.len - 1),
+                store_ok.eq(ft.mem_a + f_idx < p.mem_words),
+                zero.eq(fw.payload.half.value[:15] == 0),
+                drain.eq(f_drain),
+                clear.eq(f_clear),
+            ]
+        with m.If(f_free):
+            m.d.sync += [
+                f.eq(self.head),
+                f_valid.eq(self.head_valid),
+                f_i.eq(h_idx >> h_task.jbits),
+                f_row.eq(Mux(h_task.op == Op.AXPY, h_idx,
+                             h_idx & ~(Const(0xFFFF, 16) << h_task.jbits)[:16])),
+            ]
         return m

@@ -15,7 +15,7 @@ from wafer_engine.rtl.params import PeParams
 from wafer_engine.rtl.pe.ports import CountersSignature, PeConfigSignature, PeekSignature, Target
 from wafer_engine.rtl.pe.task import TaskEntry
 
-__all__ = ["Pe", "PIPELINE"]
+__all__ = ["Pe", "PIPELINE", "OUTPUT_ROUND_TRIP"]
 
 #: Pipeline stages after issue (S1..S11): where each step of an element happens, in cycles
 #: after its issue (S0). The block RAMs' read data is registered once before use (their
@@ -39,6 +39,11 @@ _HAZARD = PIPELINE["acc_write"] - PIPELINE["add_in"] - 1
 #: A GRAD group: up to Fp32Add.latency jobs whose elements issue round-robin, so that each
 #: job's element meets its own previous running sum at the adder's output.
 _GROUP = Fp32Add.latency
+#: Cycles from an output element's issue to the next issue its credit allows, when the output
+#: link takes results as they come: pushed at S11, read from the FIFO the cycle after, the
+#: credit usable the cycle after that. Results stream at one per cycle while ``out_depth`` is at
+#: least this; ``out_depth = d`` below it gives ``d`` results per round trip.
+OUTPUT_ROUND_TRIP = PIPELINE["push"] + 2
 
 
 class Pe(wiring.Component):
@@ -53,9 +58,10 @@ class Pe(wiring.Component):
     ahead) are forwarded to the adder; issue stalls only for an accumulator written by one of
     the three elements issued just before. Consecutive GRAD jobs of one color (up to the
     adder's latency) issue their elements round-robin, so each job's running sum is at the
-    adder's output when its next element needs it. The whole pipeline stalls only when a
-    result meets a full output FIFO. The next job's first element issues in the cycle after
-    the previous job's last one.
+    adder's output when its next element needs it. The pipeline never stalls: an element
+    with a result for the output FIFO issues only with a credit (a place reserved in the
+    FIFO), so issue is the one place that waits for the output link. The next job's first
+    element issues in the cycle after the previous job's last one.
 
     Parameters:
         params: a :class:`wafer_engine.rtl.params.PeParams` (default: the default PE): colors,
@@ -151,26 +157,27 @@ class Pe(wiring.Component):
         m.submodules.add = add = Fp32Add()
         m.submodules.to16 = to16 = Fp32ToFp16()
 
-        # The one global stall: a result in S11 that must go into a full output FIFO. Every
-        # register of the datapath (fp units and memory read ports included) and of the
-        # decoder holds meanwhile, so relative timing inside the pipeline never changes.
+        # The pipeline never stalls: an element that will put a result into the output FIFO
+        # issues only with a credit, a place in the FIFO reserved for it. `reserved` counts
+        # the results in the FIFO plus the credits of elements on their way (taken at issue,
+        # given back when the result leaves the FIFO or is dropped as a sparse zero in S11),
+        # so a result reaching S11 always finds room. Issue is the one place that waits, and
+        # no enable fans out to the datapath's registers. A stream of outputs runs at one per
+        # cycle while out_depth covers a credit's round trip (OUTPUT_ROUND_TRIP cycles).
+        reserved = Signal(range(p.out_depth + 1), name="out_reserved")
+        credit = Signal(name="out_credit")
+        m.d.comb += credit.eq(reserved != p.out_depth)
         # ReLU of a sparse output: a negative non-NaN result converts to +0, so the
         # converter sees the value itself and S11's ``relu`` (set from S10, see below) says
         # whether to replace its output by +0 (fp16 0x0000).
         half = Mux(s_push.relu, 0, to16.result)
         push = s_push.out & (~s_push.sparse | half[:15].any())
-        # The stall is decided from S11's kind bits and the FIFO's room, not from whether the
-        # result is a zero to drop (which waits for the converter's output): `en` drives every
-        # register of the PE, so it must settle early in the cycle. A dropped zero meeting a
-        # full FIFO costs a stall cycle.
-        en = Signal()
-        m.d.comb += en.eq(~(s_push.out & ~out_fifo.w_rdy))
         result = Signal(Wavelet)
         m.d.comb += [
             result.payload.data.eq(Mux(s_push.sparse, Cat(half, s_push.index), s_push.data)),
             result.color.eq(s_push.color),
             out_fifo.w_data.eq(result),
-            out_fifo.w_en.eq(push & en),
+            out_fifo.w_en.eq(push),
         ]
 
         # Decode: the head wavelet with its color's row and armed bit, three stages.
@@ -184,7 +191,6 @@ class Pe(wiring.Component):
             dec.head.armed.eq(armed.bit_select(task_lo_rd.addr, 1)),
             dec.head_valid.eq(in_fifo.r_rdy),
             in_fifo.r_en.eq(dec.pop),
-            dec.en.eq(en),
             # The counter of P's color; while the decoder is empty, the one peek asks for.
             dec.reduce_k.eq(Array(reduce_k)[Mux(dec.busy, dec.p_color,
                                                 peek.addr[:len(dec.p_color)])]),
@@ -207,19 +213,32 @@ class Pe(wiring.Component):
         grad_slot = job.grad & (slot < n)
         # A GRAD job of the same color in X joins the group at the next free slot of round 0
         # (only if there are more rounds: one-element jobs simply follow each other).
+        # Output credits: a REDUCE or drain element takes one when it issues; a GRAD job takes
+        # one with its first element (round 0), for the sum its last element will push. Once a
+        # group has started its elements must issue exactly _GROUP cycles apart (each meets
+        # its running sum at the adder's output), so a GRAD job waits for its credit before
+        # its first element only: the group's first job holds slot 0 of round 0, a job in X
+        # does not join without one.
         join = (job.grad & first & ~last & (slot == n) & x_valid & x.grad
-                & (x.source == job.source))
+                & (x.source == job.source) & credit)
+        grad_hold = job.grad & first & (slot == 0) & ~credit
         hazard = ((job.fmac | job.reduce | job.drain)
                   & Cat(st.writes_acc & (st.acc == job.acc) for st in pipe[:_HAZARD]).any())
+        needs_credit = job.reduce | job.drain
         issue = Signal()
         done = Signal()
         j_load = Signal()
+        take_credit = Signal()
         m.d.comb += [
-            issue.eq(en & j_valid & Mux(job.grad, grad_slot | join, ~hazard)),
+            issue.eq(j_valid & Mux(job.grad, (grad_slot & ~grad_hold) | join,
+                                   ~hazard & (credit | ~needs_credit))),
             done.eq(issue & last & (~job.grad | (slot == n - 1))),
-            j_load.eq(en & (~j_valid | done)),
-            dec.take.eq(j_load | (en & j_valid & join)),
+            j_load.eq(~j_valid | done),
+            dec.take.eq(j_load | (j_valid & join)),
+            take_credit.eq(issue & Mux(job.grad, first, needs_credit)),
         ]
+        give_back = out_fifo.r_en.as_unsigned() + (s_push.out & ~push).as_unsigned()
+        m.d.sync += reserved.eq(reserved + take_credit - give_back)
         # Addresses, counts and their increments keep only the bits a checked job needs
         # (the decoder clears the others): a job's last increment may wrap, unused.
         len_bits = p.max_len.bit_length()
@@ -230,7 +249,7 @@ class Pe(wiring.Component):
 
         src_a = Mux(join, x.mem_a, job.mem_a)
         src_b = Mux(join, x.mem_b, job.mem_b)
-        with m.If(en & j_valid & job.grad):
+        with m.If(j_valid & job.grad & ~grad_hold):
             m.d.sync += [
                 Cat(job.mem_a, job.mem_b).eq(ring[0]),
                 ring[-1].eq(Cat(next_mem(src_a), next_mem(src_b))),
@@ -277,20 +296,16 @@ class Pe(wiring.Component):
             mem_wr.data.eq(Mux(store, job.data[:16], cfg.data[:16])),
             mem_wr.en.eq(store | cfg_mem),
             mem_rd.addr.eq(Mux(j_valid, src_a, peek.addr)),
-            mem_rd.en.eq(en),
             mem_rd2.addr.eq(src_b),
-            mem_rd2.en.eq(en),
         ]
 
         # S1: mem data, registered; S2: -> multiplier (GRAD: both operands from mem).
         mem_q, mem_q2 = Signal(16), Signal(16)
-        with m.If(en):
-            m.d.sync += [mem_q.eq(mem_rd.data), mem_q2.eq(mem_rd2.data)]
+        m.d.sync += [mem_q.eq(mem_rd.data), mem_q2.eq(mem_rd2.data)]
         m.d.comb += [
             mul.a.eq(Mux(s_mul.grad, mem_q2, s_mul.data[:16])),
             mul.b.eq(mem_q),
             mul.valid.eq(s_mul.fmac | s_mul.grad),
-            mul.en.eq(en),
         ]
 
         # S3: accumulator read; S4: data, registered, so that it meets the product in S5.
@@ -303,17 +318,13 @@ class Pe(wiring.Component):
         # element's running sum, or the accumulator the element in S9 writes. Both decided
         # a stage early, so the mux before the adder has registered selects.
         sum_sel, sum_zero = Signal(), Signal()
-        with m.If(en):
-            m.d.sync += [
-                acc_q.eq(Mux(s_data.fwd, acc_wr_data, acc_rd.data)),
-                sum_sel.eq(s_data.grad | (s_data.reads_acc & s_wr_in.writes_acc
-                                          & (s_data.acc == s_wr_in.acc))),
-                sum_zero.eq(Mux(s_data.grad, s_data.first, s_wr_in.clear)),
-            ]
-        m.d.comb += [
-            acc_rd.addr.eq(Mux(s_acc.valid, s_acc.acc, peek.addr)),
-            acc_rd.en.eq(en),
+        m.d.sync += [
+            acc_q.eq(Mux(s_data.fwd, acc_wr_data, acc_rd.data)),
+            sum_sel.eq(s_data.grad | (s_data.reads_acc & s_wr_in.writes_acc
+                                      & (s_data.acc == s_wr_in.acc))),
+            sum_zero.eq(Mux(s_data.grad, s_data.first, s_wr_in.clear)),
         ]
+        m.d.comb += acc_rd.addr.eq(Mux(s_acc.valid, s_acc.acc, peek.addr))
 
         # S5: adder. REDUCE adds its payload, everything else the product.
         acc_value = Mux(sum_sel, Mux(sum_zero, 0, add.result), acc_q)
@@ -321,13 +332,12 @@ class Pe(wiring.Component):
             add.a.eq(Mux(s_add.reduce, s_add.data, mul.result)),
             add.b.eq(acc_value),
             add.valid.eq(s_add.fmac | s_add.reduce | s_add.grad),
-            add.en.eq(en),
         ]
 
         # S9: accumulator write, result selection and fp16 conversion of sparse outputs (their
         # ReLU is applied in S11).
         value = Mux(s_wr.drain, s_wr.data, add.result)
-        acc_dp = en & s_wr.writes_acc
+        acc_dp = s_wr.writes_acc
         cfg_acc = cfg.valid & (cfg.target == Target.ACC) & (cfg.addr < p.acc_words)
         m.d.comb += [
             acc_wr.addr.eq(Mux(acc_dp, s_wr.acc, cfg.addr)),
@@ -335,29 +345,27 @@ class Pe(wiring.Component):
             acc_wr.en.eq(acc_dp | cfg_acc),
             to16.a.eq(value),
             to16.valid.eq(s_wr.out & s_wr.sparse),
-            to16.en.eq(en),
         ]
 
-        with m.If(en):
-            # Only the kind bits make a bubble: the other fields may hold anything.
-            m.d.sync += s1.eq(element)
-            with m.If(~issue):
-                m.d.sync += [s1.fmac.eq(0), s1.grad.eq(0), s1.reduce.eq(0), s1.drain.eq(0),
-                             s1.clear.eq(0)]
-            for s in range(1, _STAGES):
-                src, dst = pipe[s - 1], pipe[s]
-                m.d.sync += dst.eq(src)
-                if dst is s_data:       # decided a stage early: acc_q's mux selects on registers
-                    m.d.sync += dst.fwd.eq(src.reads_acc & s_wr_in.writes_acc
-                                           & (src.acc == s_wr_in.acc))
-                elif src is s_add:      # a drained accumulator travels alongside the adder
-                    # (S6..S9's data is only read for a drain: no need to keep the payload)
-                    m.d.sync += dst.data.eq(acc_value)
-                elif src is s_wr:
-                    m.d.sync += dst.data.eq(value)
-                elif dst is s_push:     # from here on: ReLU zeroes this result
-                    negative = src.data[31] & ~((src.data[23:31] == 0xFF) & src.data[:23].any())
-                    m.d.sync += dst.relu.eq(src.relu & negative)
+        # Only the kind bits make a bubble: the other fields may hold anything.
+        m.d.sync += s1.eq(element)
+        with m.If(~issue):
+            m.d.sync += [s1.fmac.eq(0), s1.grad.eq(0), s1.reduce.eq(0), s1.drain.eq(0),
+                         s1.clear.eq(0)]
+        for s in range(1, _STAGES):
+            src, dst = pipe[s - 1], pipe[s]
+            m.d.sync += dst.eq(src)
+            if dst is s_data:       # decided a stage early: acc_q's mux selects on registers
+                m.d.sync += dst.fwd.eq(src.reads_acc & s_wr_in.writes_acc
+                                       & (src.acc == s_wr_in.acc))
+            elif src is s_add:      # a drained accumulator travels alongside the adder
+                # (S6..S9's data is only read for a drain: no need to keep the payload)
+                m.d.sync += dst.data.eq(acc_value)
+            elif src is s_wr:
+                m.d.sync += dst.data.eq(value)
+            elif dst is s_push:     # from here on: ReLU zeroes this result
+                negative = src.data[31] & ~((src.data[23:31] == 0xFF) & src.data[:23].any())
+                m.d.sync += dst.relu.eq(src.relu & negative)
 
         # Configuration writes to the task table (mem and acc writes are above).
         cfg_task = cfg.valid & (cfg.target == Target.TASK) & (cfg.addr < 2 * p.colors)

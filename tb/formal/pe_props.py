@@ -36,22 +36,17 @@ between bursts of traffic. With ``cfg_any_time=True`` that assumption is dropped
 accounting properties must hold even for writes into a busy PE (task binding is then not
 checked, since a row may change under a wavelet being decoded).
 
-Stalls: with ``free_stall=True`` the PE's pipeline enable (0 while a result meets a full output
-FIFO) is a free variable in every cycle instead. The input FIFO, the decoder and the
-sequencer see the enable only as an input that may hold them in any cycle, so this is an
-over-approximation for the input side: every behaviour of the real PE's input side is one of
-the abstract PE's (whose pipeline back end then sees stalls it could not see, which no
-property here looks at). A real stall needs a result at the end of the pipeline, at least 17
-cycles after the first transfer, and a bounded run of the PE spends minutes on each step
-from there; a free stall comes in any cycle, so short bounded runs cover the input side
-under every stall pattern.
+Holds: the PE's pipeline never stalls; its input side is held only by the sequencer, which
+takes X's job when the previous job has issued its last element, and issue waits for
+accumulator hazards and output credits (a place in the output FIFO for every result on its
+way). Under the free output ``ready`` a result can wait for a credit, and a two-element job
+holds X for a cycle, within a few cycles of reset, so short bounded runs see the input side
+held and released in every pattern the sequencer allows.
 
 Reach into the PE: the harness elaborates the ``Pe`` itself and reads the ports of its
 submodules ``in_fifo`` (``level``, ``r_rdy``) and ``decode`` (``pop``, ``take``,
 ``job_valid``, ``job``, ``dropped``, ``kind``, ``p_color``), and the decoder's registers
-``f_valid`` and ``p_valid`` by name; with ``free_stall`` it also overrides the PE's pipeline
-enable (the signal the PE assigns to ``decode.en``). Renaming those breaks the harness with a
-``KeyError``.
+``f_valid`` and ``p_valid`` by name. Renaming those breaks the harness with a ``KeyError``.
 
 With ``inductive=True`` only the properties that hold as k-inductive invariants are kept
 (link rules, occupancy, conservation, counters), for sby's ``prove`` mode.
@@ -66,7 +61,6 @@ from unittest import mock
 from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import (Assert, Assume, Const, Elaboratable, Fragment, Module, Mux, ResetSignal,
                           Signal)
-from amaranth.hdl._ast import Assign    # to find the statement that drives the PE's enable
 
 from wafer_engine.rtl.params import PeParams
 from wafer_engine.rtl.pe import Op, Target, pe as pe_module
@@ -94,8 +88,6 @@ MUTANTS = {
     "bound": "false claim: no run has a job, a zero skip, a no-task drop and an error",
     "pop_blocked": "the input FIFO is read whenever it has a head, even while F cannot take "
                    "it (the wavelet is lost)",
-    "pop_in_stall": "the input FIFO is read during a stall while the decoder is empty; F "
-                    "holds, so the wavelet is lost",
     "keep_job": "stage X keeps a color-1 job the sequencer took (the job runs twice)",
     "count_offers": "wavelets_in counts every offer on the link, not only transfers",
     "miss_error": "errors misses the drops of color 1",
@@ -112,17 +104,9 @@ class _KeepJobDecoder(Decoder):
 
     def elaborate(self, platform):
         m = super().elaborate(platform)
-        with m.If(self.en & self.take & self.job_valid & (self.job.source == 1)):
+        with m.If(self.take & self.job_valid & (self.job.source == 1)):
             m.d.sync += self.job_valid.eq(1)
         return m
-
-
-def _stall_enable(fragment, dec):
-    """The PE's pipeline enable: the signal its module assigns to the decoder's ``en``."""
-    for statement in fragment.statements.get("comb", ()):
-        if isinstance(statement, Assign) and statement.lhs is dec.en:
-            return statement.rhs
-    raise KeyError("en")
 
 
 def _subfragment(fragment, name):
@@ -141,8 +125,6 @@ class PeProps(Elaboratable):
         params: the PE's :class:`~wafer_engine.rtl.params.PeParams` (default :data:`SMALL`).
         inductive: keep only the k-inductive properties (for ``prove`` mode).
         cfg_any_time: let config writes happen while the PE is busy (task binding unchecked).
-        free_stall: the PE's pipeline enable (its output stall) is a free variable in every
-            cycle instead of "no result meets a full output FIFO" (see the module docstring).
         allow_reset: let the solver reset the PE (and the checker) in any cycle.
         count_bits: width of the modular event counters and of ``N``; the bounded checks are
             exact for runs shorter than ``2 ** count_bits`` cycles.
@@ -150,14 +132,13 @@ class PeProps(Elaboratable):
     """
 
     def __init__(self, params=SMALL, *, inductive=False, cfg_any_time=False,
-                 free_stall=False, allow_reset=True, count_bits=6,
+                 allow_reset=True, count_bits=6,
                  mutant=None):
         if mutant is not None and mutant not in MUTANTS:
             raise ValueError(f"Mutant must be one of {', '.join(MUTANTS)}, not {mutant!r}")
         self.pe = pe_module.Pe(params)
         self.inductive = inductive
         self.cfg_any_time = cfg_any_time
-        self.free_stall = free_stall
         self.allow_reset = allow_reset
         self.count_bits = count_bits
         self.mutant = mutant
@@ -176,9 +157,6 @@ class PeProps(Elaboratable):
         dec = core_module.submodules["decode"]
         self._pe_mutants(core_module, in_fifo, dec)
         core = Fragment.get(core_module, platform)
-        if self.free_stall:
-            # The last assignment to the enable wins.
-            core.add_statements("comb", _stall_enable(core, dec).eq(AnySeq(1)))
         internals = assigned_signals(_subfragment(core, "decode"))
         s = SimpleNamespace(m=m, in_fifo=in_fifo, dec=dec,
                             f_valid=internals["f_valid"], p_valid=internals["p_valid"])
@@ -204,10 +182,7 @@ class PeProps(Elaboratable):
         """Faults written into the PE's own module."""
         pe, cnt = self.pe, self.pe.counters
         if self.mutant == "pop_blocked":
-            core.d.comb += in_fifo.r_en.eq(dec.en & in_fifo.r_rdy)
-        elif self.mutant == "pop_in_stall":
-            # During a stall (en == 0) F holds, but an empty decoder lets the FIFO move on.
-            core.d.comb += in_fifo.r_en.eq(dec.pop | (~dec.en & in_fifo.r_rdy & ~dec.busy))
+            core.d.comb += in_fifo.r_en.eq(in_fifo.r_rdy)
         elif self.mutant == "count_offers":
             core.d.sync += cnt.wavelets_in.eq(cnt.wavelets_in + pe.i.valid)
         elif self.mutant == "miss_error":

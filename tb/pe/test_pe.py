@@ -17,6 +17,7 @@ from wafer_engine.fabric.model.pe_model import PeModel, simulate_pe
 from wafer_engine.fabric.program.pe_task import PeProgram, Task
 from wafer_engine.fabric.model.traffic import Backpressure
 from wafer_engine.fabric.model.wavelet import Wavelet
+from wafer_engine.rtl.pe import OUTPUT_ROUND_TRIP
 from wafer_engine.rtl.pe.ports import Target
 from wafer_engine.rtl.pe.task import Command, Op, TaskEntry
 
@@ -172,7 +173,7 @@ async def grad_exact(dut):
     # Back to back: the jobs of a group end in consecutive cycles, the next group's first job
     # 4 (len - 1) + 1 cycles after the previous group's last one.
     gaps = {b - a for (a, _), (b, _) in zip(res.emitted, res.emitted[1:])}
-    if p.out_depth >= 2 and p.in_depth >= 2:
+    if p.out_depth >= OUTPUT_ROUND_TRIP and p.in_depth >= 2:
         assert gaps == {1, GRAD_GROUP * (n - 1) + 1}, gaps
     counters = await tb.check_counters()
     assert counters["fmac_issues"] == 30 * n and counters["wavelets_out"] == 30
@@ -556,8 +557,9 @@ async def accumulation_rate(dut):
         rate, issues = await _rate(tb, program, stream)
         assert issues == count * n
         report[f"GRAD len {n}"] = rate
-        # A one-deep output FIFO takes every other cycle, and a group's results are adjacent.
-        if p.out_depth >= 2:
+        # Every job holds an output credit from its first element to its result's departure:
+        # a shallow output FIFO makes groups wait for credits.
+        if p.out_depth >= OUTPUT_ROUND_TRIP:
             assert rate >= 0.9, f"GRAD len {n}: {rate:.3f} FMAC/cycle"
     n = 4
     if n <= p.max_len and p.acc_words >= 2 * n and p.mem_words >= 4 * n:
@@ -578,12 +580,15 @@ async def accumulation_rate(dut):
 @cocotb.test()
 async def decode_rate(dut):
     """One-element jobs and drops decode at one wavelet per cycle: 40 more wavelets cost 40
-    more cycles (twice that where each one sends a result through a one-deep output FIFO)."""
+    more cycles (40 output credit round trips where each one sends a result through a one-deep
+    output FIFO: its credit comes back only when the result has left)."""
     tb = await start(dut)
     p = tb.params
     if p.in_depth < 2 or p.mem_words < 64 or p.acc_words < 16:
         return
-    out_period = 1 if p.out_depth >= 2 else 2
+    out_period = {1: OUTPUT_ROUND_TRIP}.get(p.out_depth, 1)
+    if 1 < p.out_depth < OUTPUT_ROUND_TRIP:
+        return          # results at out_depth per round trip: no whole period per wavelet
     cases = {
         "STORE": (Task("STORE", rows=64), 1),
         "REDUCE": (Task("REDUCE", len=1, acc=0), out_period),
