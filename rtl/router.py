@@ -123,9 +123,11 @@ class Router(wiring.Component):
         # copy in a small memory (distributed RAM) with one read port per input replaces a
         # 37-bit multiplexer over the colors per input. Written with the table.
         # At least two rows: a one-row memory has a zero-width address, which the Verilog
-        # writes as a [-1:0] range.
+        # writes as a [-1:0] range. Marked distributed: Yosys would build a memory of up to
+        # five rows from flip-flops and a multiplexer per read port (about 600 LUT4 more at
+        # four colors).
         arrival = m.submodules.arrival_routes = Memory(
-            shape=ArrivalRoute, depth=max(colors, 2),
+            shape=ArrivalRoute, depth=max(colors, 2), attrs={"ram_style": "distributed"},
             init=[{"tx": route.tx_mask, "lo": route.lo, "hi": route.hi}
                   for route in self._routes])
         arrival_write = arrival.write_port()
@@ -224,21 +226,29 @@ class Router(wiring.Component):
         with m.If(take):
             m.d.sync += s.stage.eq(link.wavelet)
         s.push_color = stage_color
-        route = arrival.read_port(domain="comb")
-        m.d.comb += route.addr.eq(stage_color)
+        if self.colors > 1:
+            route = arrival.read_port(domain="comb")
+            m.d.comb += route.addr.eq(stage_color)
+            route = route.data
+        else:
+            # At one color every wavelet is of color 0: its route is the table row itself,
+            # no read port (synthesis then drops the unread copy).
+            route = table[0]
         # No U-turn: a wavelet never goes back out of the port it came in on.
-        tx = route.data.tx & ~(1 << p)
+        tx = route.tx & ~(1 << p)
         mask = Signal(len(PORTS), name=f"mask_{p.name}")
         if p == Port.RAMP:
             m.d.comb += mask.eq(tx)
         else:
             index = s.stage.payload.half.index
-            passes = self._passes_filter(index, s.stage.control, route.data.lo, route.data.hi)
+            passes = self._passes_filter(index, s.stage.control, route.lo, route.hi)
             m.d.comb += mask.eq(tx & ~((~passes) << Port.RAMP))
         slot = Array(s.wr)[stage_color]
+        s.write_addr = Signal.like(s.raddr, name=f"write_addr_{p.name}")
+        m.d.comb += s.write_addr.eq(Cat(slot, stage_color) if slots > 1 else stage_color)
         m.d.comb += [
             write.en.eq(s.stage_valid),
-            write.addr.eq(Cat(slot, stage_color) if slots > 1 else stage_color),
+            write.addr.eq(s.write_addr),
             write.data.payload.eq(s.stage.payload),
             write.data.control.eq(s.stage.control),
             write.data.mask.eq(mask),
@@ -274,15 +284,18 @@ class Router(wiring.Component):
             stalled.eq(s.sel_valid & ~finished & ~contended),
             advance.eq(~s.sel_valid | finished | stalled),
         ]
+        # Kept equal to sent[sel] (taken is empty while nothing is presented).
+        # Bit p stays 0 (no U-turn), stated so that synthesis drops it.
+        sel_sent_next = Mux(finished, 0, self._record_taken(s.sel_sent, taken)) & ~(1 << p)
         pop = [Signal(name=f"pop_{p.name}_{c}") for c in range(colors)]
         for c in range(colors):
             m.d.comb += pop[c].eq(finished & (s.sel == c))
             m.d.sync += [s.count[c].eq(s.count[c] + s.push[c] - pop[c]),
                          s.rd[c].eq(s.rd[c] + pop[c])]
-            with m.If(pop[c]):
-                m.d.sync += s.sent[c].eq(0)
-            with m.Elif(s.sel_valid & (s.sel == c)):
-                m.d.sync += s.sent[c].eq(self._record_taken(s.sent[c], taken))
+            # sent[sel] equals sel_sent, so the selected color's entry takes sel_sent's next
+            # value: one shared update per input, a clock enable per color.
+            with m.If(s.sel_valid & (s.sel == c)):
+                m.d.sync += s.sent[c].eq(sel_sent_next)
 
         # The next color to present, round-robin starting after the current one, among colors
         # with a wavelet after this edge that could move: some output its head still owes
@@ -298,14 +311,19 @@ class Router(wiring.Component):
         movable = Signal(colors, name=f"movable_{p.name}")
         m.d.comb += movable.eq(Cat((table[c].tx & ~s.sent[c] & ready_for[c]).any()
                                    for c in range(colors)))
+        # At one color `sel` is always 0: there is no other color to move to.
+        not_sel = [s.sel != c for c in range(colors)] if colors > 1 else [Const(0, 1)]
         others = Signal(colors, name=f"others_{p.name}")
-        m.d.comb += others.eq(Cat((s.sel != c) & (s.count[c] != 0) & movable[c]
+        m.d.comb += others.eq(Cat(not_sel[c] & (s.count[c] != 0) & movable[c]
                                   for c in range(colors)))
         # Color 0 is never after `sel`: a constant, not `sel < 0` (Verilator's UNSIGNED).
         after_sel = Cat(Const(0, 1), *(s.sel < c for c in range(1, colors)))
-        pick = one_hot_index(first_after(others, after_sel))[:sel_bits]
+        # The pick, one-hot then as an index.
+        pick_oh = Signal(colors, name=f"pick_oh_{p.name}")
+        m.d.comb += pick_oh.eq(first_after(others, after_sel))
+        pick = one_hot_index(pick_oh)[:sel_bits]
         arrival = Signal(name=f"arrival_{p.name}")
-        m.d.comb += arrival.eq(Cat(s.push[c] & (s.count[c] == 0) & movable[c] & (s.sel != c)
+        m.d.comb += arrival.eq(Cat(s.push[c] & (s.count[c] == 0) & movable[c] & not_sel[c]
                                    for c in range(colors)).any())
         arrival_color = s.push_color[:sel_bits]
         sel_count = Array(s.count)[s.sel]
@@ -316,8 +334,6 @@ class Router(wiring.Component):
         keep_sel = (sel_count + sel_push - finished) != 0
         sel_rd = Array(s.rd)[s.sel]
         sel_rd_next = (sel_rd + finished)[:len(sel_rd)]
-        # Kept equal to sent[sel] (taken is empty while nothing is presented).
-        sel_sent_next = Mux(finished, 0, self._record_taken(s.sel_sent, taken))
         with m.If(advance & others.any()):
             m.d.sync += [
                 s.sel.eq(pick),
@@ -330,8 +346,8 @@ class Router(wiring.Component):
                 s.sel.eq(arrival_color),
                 s.sel_valid.eq(1),
                 s.sel_sent.eq(0),
-                s.raddr.eq(Cat(Array(s.rd)[arrival_color], arrival_color) if slots > 1
-                           else arrival_color),
+                # An arrival into an empty buffer: its head is at the slot being written.
+                s.raddr.eq(s.write_addr),
             ]
         with m.Else():
             with m.If(advance):
