@@ -103,6 +103,8 @@ def test_prove_catches_router_mutant(mutant):
                          mode="prove", depth=PROVE_K), CAUGHT_BY[mutant])
 
 
+# About as long as test_bmc_open, of which it is a variant: in `make regress`.
+@pytest.mark.regress
 def test_bmc_senders_may_offer_unready_colors():
     """The link protocol lets a sender offer a color that is not ready; nothing transfers."""
     expect_pass(run_sby("bmc_any_sender", RouterProps(OPEN_ROUTES, strict_senders=False),
