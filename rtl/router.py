@@ -222,9 +222,12 @@ class Router(wiring.Component):
             for c in range(colors)))
         take = Cat(link.valid & (link.wavelet.color == c) & link.ready[c]
                    for c in range(colors)).any()
-        m.d.sync += s.stage_valid.eq(take)
-        with m.If(take):
-            m.d.sync += s.stage.eq(link.wavelet)
+        # The register takes the link's wavelet in every cycle and only its valid bit waits
+        # for `take`: `take` depends on the sender's grant, which depends on this input's
+        # `ready` (a round trip between two tiles in one cycle), and as the clock enable of 38
+        # flip-flops it ended the 2x2 array's critical path. Nothing reads the register while
+        # it is not valid.
+        m.d.sync += [s.stage_valid.eq(take), s.stage.eq(link.wavelet)]
         s.push_color = stage_color
         if self.colors > 1:
             route = arrival.read_port(domain="comb")
