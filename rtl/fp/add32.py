@@ -192,16 +192,17 @@ class Fp32Add(wiring.Component):
         # A carry out of rounding leaves rounded = 2**24: fraction 0, one binade up.
         carry = rounded[24]
         exp = n.exp + carry
-        sign = n.sign
-        with m.If(n.special.nan):
-            m.d.sync += self.result.eq(0x7FC00000)
-        with m.Elif(n.special.inf):
-            m.d.sync += self.result.eq(Cat(Const(0, 23), Const(0xFF, 8), n.special.inf_sign))
-        with m.Elif(n.zero):
-            m.d.sync += self.result.eq(Cat(Const(0, 31), n.special.zero_sign))
-        with m.Elif(exp >= 0xFF):
-            m.d.sync += self.result.eq(Cat(Const(0, 23), Const(0xFF, 8), sign))
-        with m.Elif(exp <= 0):
-            m.d.sync += self.result.eq(Cat(Const(0, 31), sign))                # FTZ
-        with m.Else():
-            m.d.sync += self.result.eq(Cat(rounded[0:23], exp[0:8], sign))
+        # The rounded exponent's range is tested on the unrounded one and the carry (compares
+        # with constants beside the rounding carry chain, not after it).
+        overflow = (n.exp >= 0xFF) | ((n.exp == 0xFE) & carry)         # exp >= 0xFF: inf
+        underflow = (n.exp < 0) | ((n.exp == 0) & ~carry)              # exp <= 0: FTZ
+        # In priority order: NaN, an infinite operand, an exactly zero sum, overflow, FTZ.
+        nan = n.special.nan
+        inf = ~nan & (n.special.inf | (~n.zero & overflow))
+        normal = ~nan & ~n.special.inf & ~n.zero & ~overflow & ~underflow
+        sign = Mux(n.special.inf, n.special.inf_sign, Mux(n.zero, n.special.zero_sign, n.sign))
+        m.d.sync += self.result.eq(Cat(
+            rounded[0:22] & normal.replicate(22),
+            (rounded[22] & normal) | nan,
+            Mux(nan | inf, 0xFF, exp[0:8] & normal.replicate(8)),
+            sign & ~nan))

@@ -16,6 +16,9 @@ _DROP_NORMAL = 13
 #: with 25 bits dropped the guard bit is above the significand (always 0), so any larger drop
 #: would give the same zero.
 _DROP_MAX = 25
+#: Significand bits always below the guard bit (the smallest drop, 13, less one): they only
+#: matter as one sticky bit, ORed in the first stage.
+_LOW = _DROP_NORMAL - 1
 
 
 class _Unpacked(data.Struct):
@@ -24,8 +27,9 @@ class _Unpacked(data.Struct):
     nan: 1
     inf: 1              # inf, or a finite value >= 2**16 (rounds to inf)
     zero: 1             # zero or fp32 subnormal (DAZ)
-    sig: 24             # significand with hidden bit
-    drop: range(_DROP_MAX + 1)  # low significand bits below one fp16 ulp, 13..25
+    high: 24 - _LOW     # significand bits _LOW..23 (hidden bit at the top)
+    low: 1              # OR of significand bits 0.._LOW-1 (always below the guard bit)
+    extra: range(_DROP_MAX - _DROP_NORMAL + 1)  # bits dropped below one fp16 ulp, less 13
     base: 5             # fp16 exponent field minus 1 for normals, 0 in the subnormal range
 
 
@@ -67,30 +71,31 @@ class Fp32ToFp16(wiring.Component):
         valid1 = Signal()
         sign, exp, man = self.a[31], self.a[23:31], self.a[0:23]
         with m.If(exp >= _E_MIN_NORMAL):
-            m.d.sync += [u.drop.eq(_DROP_NORMAL), u.base.eq(exp - _E_MIN_NORMAL)]
+            m.d.sync += [u.extra.eq(0), u.base.eq(exp - _E_MIN_NORMAL)]
         with m.Else():
             # One more dropped bit per binade below 2**-14, up to _DROP_MAX.
-            m.d.sync += [u.drop.eq(Mux(exp < _E_MIN_NORMAL + _DROP_NORMAL - _DROP_MAX, _DROP_MAX,
-                                       _E_MIN_NORMAL + _DROP_NORMAL - exp)),
+            m.d.sync += [u.extra.eq(Mux(exp < _E_MIN_NORMAL + _DROP_NORMAL - _DROP_MAX,
+                                        _DROP_MAX - _DROP_NORMAL, _E_MIN_NORMAL - exp)),
                          u.base.eq(0)]
         m.d.sync += [
             u.sign.eq(sign),
             u.nan.eq((exp == 0xFF) & (man != 0)),
             u.inf.eq((exp >= _E_OVERFLOW) & ~((exp == 0xFF) & (man != 0))),
             u.zero.eq(exp == 0),
-            u.sig.eq(Cat(man, Const(1, 1))),
+            u.high.eq(Cat(man[_LOW:], Const(1, 1))),
+            u.low.eq(man[:_LOW].any()),
             valid1.eq(self.valid),
         ]
 
-        # Stage 2: round and pack. wide holds sig << 26 >> drop: the kept bits from bit 26 up,
-        # the guard bit at 25, and every lower bit (none lost) below it.
-        # drop >= 13 leaves at most 11 kept bits.
-        wide = Cat(Const(0, _DROP_MAX + 1), u.sig) >> u.drop
-        kept = wide[_DROP_MAX + 1:_DROP_MAX + 12]
-        guard = wide[_DROP_MAX]
-        # Sticky: the OR of the significand bits below the guard bit (bit drop - 1), masked
-        # beside the shifter rather than taken from its outputs.
-        sticky = Cat(u.sig[k] & (u.drop > k + 1) for k in range(24)).any()
+        # Stage 2: round and pack. With drop = 13 + extra, the guard bit is significand bit
+        # 12 + extra and the kept bits (at most 11) are above it: high >> extra holds the
+        # guard bit at 0 and the kept bits from 1 up.
+        wide = u.high >> u.extra
+        kept = wide[1:12]
+        guard = wide[0]
+        # Sticky: the OR of the significand bits below the guard bit, masked beside the
+        # shifter rather than taken from its outputs.
+        sticky = u.low | Cat(u.high[k] & (u.extra > k) for k in range(len(u.high))).any()
         inc = guard & (sticky | kept[0])
         # For normals kept has its hidden bit at 10, which adds the 1 that base leaves out:
         # (base << 10) + kept + inc as one carry chain, inc entering through a low bit of

@@ -113,15 +113,19 @@ class Decoder(wiring.Component):
         pre = Signal(Predecoded)
         pw, pt = pf.wavelet, pf.task
         length = pt.len[:len_bits]
+        k = self.reduce_k
 
         # -- X: sums, checks and the job, from P --------------------------------------------
-        mem_a_row = pt.mem_a + row_a
+        # One adder per address field: what is added to the row's base is chosen before it
+        # (STORE: idx; REDUCE: the counter k; MAC: the row offsets; control wavelets: none).
+        data_op = ~pw.control
+        mem_a_row = pt.mem_a + Mux(data_op & pre.store, pw.payload.half.index, row_a)
         mem_b_row = pt.mem_b + row_i
-        acc_row = pt.acc + Mux(pre.mac, row_i, 0)
+        acc_row = pt.acc + Mux(data_op & pre.mac, row_i, Mux(data_op & pre.reduce, k, 0))
+        index = pt.index_base + Mux(data_op & pre.reduce, k, 0)
         mem_a_ok = row_a + a_end <= p.mem_words
         mem_b_ok = row_i + b_end <= p.mem_words
         acc_ok = Mux(pre.mac, row_i + acc_end <= p.acc_words, pre.acc_ok)
-        k = self.reduce_k
         job = Signal(Job)
         m.d.comb += [
             self.p_color.eq(pw.color),
@@ -130,7 +134,7 @@ class Decoder(wiring.Component):
             job.mem_b.eq(mem_b_row),
             job.acc.eq(acc_row),
             job.data.eq(pw.payload.half.value),
-            job.index.eq(pt.index_base),
+            job.index.eq(index),
             job.color.eq(pt.out_color),
             job.sparse.eq(pt.sparse_out),
             job.relu.eq(pt.relu),
@@ -141,14 +145,13 @@ class Decoder(wiring.Component):
         with m.If(pre.none):
             m.d.comb += kind.eq(Decoded.NO_TASK)
         with m.Elif(pw.control):
-            m.d.comb += [job.drain.eq(drain), job.clear.eq(clear), job.acc.eq(pt.acc)]
+            m.d.comb += [job.drain.eq(drain), job.clear.eq(clear)]
             m.d.comb += ok.eq(pre.len_ok & (drain | clear) & pre.acc_ok
                               & (pre.color_ok | ~drain))
             m.d.comb += kind.eq(Mux(ok, Decoded.JOB, Decoded.ERROR))
         with m.Else():
             with m.If(pre.store):
-                m.d.comb += [job.store.eq(1), job.count.eq(1),
-                             job.mem_a.eq(pt.mem_a + pw.payload.half.index)]
+                m.d.comb += [job.store.eq(1), job.count.eq(1)]
                 m.d.comb += ok.eq(store_ok)
             with m.If(pre.axpy | pre.mac):
                 m.d.comb += job.fmac.eq(1)
@@ -157,9 +160,7 @@ class Decoder(wiring.Component):
                 m.d.comb += [
                     job.reduce.eq(1),
                     job.count.eq(1),
-                    job.acc.eq(pt.acc + k),
                     job.data.eq(pw.payload.data),
-                    job.index.eq(pt.index_base + k),
                 ]
                 m.d.comb += ok.eq(pre.len_ok & pre.acc_ok & pre.color_ok)
             with m.If(pre.grad):

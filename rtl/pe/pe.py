@@ -1,7 +1,7 @@
 """The processing element: wavelet-triggered tasks over a local fp16 memory and fp32
 accumulators, with a one-slot-per-cycle multiply-accumulate pipeline."""
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
@@ -115,7 +115,14 @@ class Pe(wiring.Component):
         task_lo_rd = task_lo.read_port(domain="comb")
         task_hi_rd = task_hi.read_port(domain="comb")
         armed = Signal(p.colors)
-        reduce_k = [Signal(16, name=f"reduce_k_{c}") for c in range(p.colors)]
+        # The REDUCE counters, one per color, in distributed RAM too: the decoder moves only
+        # the counter of P's color, so one write port does (registers would need an enable and
+        # a write multiplexer per color). A counter reads as 0 until it is written after reset
+        # or after its row was rewritten (`reduce_k_set`).
+        m.submodules.reduce_k = reduce_k = Memory(shape=16, depth=p.colors, init=[])
+        reduce_k_wr = reduce_k.write_port()
+        reduce_k_rd = reduce_k.read_port(domain="comb")
+        reduce_k_set = Signal(p.colors)
 
         # mem has two read ports (GRAD reads both operands of a product in one cycle) and one
         # write port: two simple dual-port block RAMs holding the same data. acc has one each.
@@ -192,12 +199,15 @@ class Pe(wiring.Component):
             dec.head_valid.eq(in_fifo.r_rdy),
             in_fifo.r_en.eq(dec.pop),
             # The counter of P's color; while the decoder is empty, the one peek asks for.
-            dec.reduce_k.eq(Array(reduce_k)[Mux(dec.busy, dec.p_color,
-                                                peek.addr[:len(dec.p_color)])]),
+            reduce_k_rd.addr.eq(Mux(dec.busy, dec.p_color, peek.addr[:len(dec.p_color)])),
+            dec.reduce_k.eq(reduce_k_rd.data
+                            & reduce_k_set.bit_select(reduce_k_rd.addr, 1).replicate(16)),
+            reduce_k_wr.addr.eq(dec.p_color),
+            reduce_k_wr.data.eq(dec.k_next),
+            reduce_k_wr.en.eq(dec.k_write),
         ]
-        for c in range(p.colors):
-            with m.If(dec.k_write & (dec.p_color == c)):
-                m.d.sync += reduce_k[c].eq(dec.k_next)
+        with m.If(dec.k_write):
+            m.d.sync += reduce_k_set.bit_select(dec.p_color, 1).eq(1)
 
         # Sequencer: job register J, fed by the decoder's X. Addresses, index and count
         # advance with every issue, so issue compares and drives registers only.
@@ -384,10 +394,10 @@ class Pe(wiring.Component):
                     with m.If(cfg.addr[0]):
                         m.d.sync += armed[c].eq(1)
                     # A rewritten task starts its REDUCE sequence afresh.
-                    m.d.sync += reduce_k[c].eq(0)
+                    m.d.sync += reduce_k_set[c].eq(0)
 
         # Peek: mem and acc through the datapath read ports, the task table through the
-        # decoder's read port, the REDUCE counters through the decoder's counter mux (all
+        # decoder's read port, the REDUCE counters through the decoder's counter read port (all
         # free while idle). peek_word holds a task word or counter, else 0, so the output is
         # an AND-OR of three sources with registered selects.
         peek_mem, peek_acc = Signal(), Signal()
