@@ -103,9 +103,11 @@ def test_too_big_for_the_target_fails_before_place_and_route(capsys, tmp_path):
         "synthesis (yosys, ecp5) ...", "synthesis (yosys, ecp5) done",
         "capacity check ...", "capacity check failed"]
     err = lines[-1]
+    # The logic cells are short; the flip-flops are near the 25F's count (9 tiles' pipeline and
+    # arrival registers), so their shortfall is named when there is one.
     assert re.fullmatch(r"wafer synth: error: A 3x3 array \(1 color, 64 memory words, 64 "
                         r"accumulators\) does not fit ecp5-25k: synthesis needs luts \d+ > "
-                        r"24288, ffs \d+ > 24288 available", err), err
+                        r"24288(, ffs \d+ > 24288)? available", err), err
     assert not (tmp_path / "pnr.log").exists()
 
 
