@@ -7,28 +7,17 @@ import pytest
 
 from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.training.bounds import logits_bound
-from wafer_engine.sw.training.engines import FabricEngine, Float64Engine
+from wafer_engine.sw.training.engines import Float64Engine
 from wafer_engine.sw.training.job import TRAIN_ARRAY, TrainOptions, build_trainer, run_training
-from wafer_engine.sw.training.mlp import from_sizes, he_init
-from wafer_engine.sw.training.optim import Sgd
 from wafer_engine.sw.training.pass_plans import gemm_plan, wgrad_plan
-from wafer_engine.sw.training.trainer import Trainer
-from wafer_engine.sw.training.weight_store import WeightStore
 
-ROWS, COLS, BATCH = 2, 2, 6
+from small_trainer import BATCH, COLS, ONE_RUN, ROWS, SEVERAL_RUNS, small_trainer
+
 SIZES = [8, 12, 12, 4]
-#: One run per product: drains of 12 x 3 accumulators fit.
-ONE_RUN = dict(colors=3, mem_words=256, acc_words=64, max_len=64)
-#: Drains of at most 8: 2 output rows per run, 6 runs per 12-row product.
-SEVERAL_RUNS = dict(ONE_RUN, max_len=8)
 
 
 def _trainer(backend, pe):
-    rng = np.random.default_rng(7)
-    spec = from_sizes(SIZES)
-    store = WeightStore(spec, he_init(spec, rng), 0.5, Sgd.state_names)
-    engine = FabricEngine(backend, ArrayParams.build(rows=ROWS, cols=COLS, **pe))
-    return Trainer(store, Sgd(lr=0.5), engine, batch=BATCH)
+    return small_trainer(backend, pe, SIZES, seed=7)
 
 
 def _bits(a):

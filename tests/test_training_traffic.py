@@ -10,34 +10,21 @@ import numpy as np
 import pytest
 
 from wafer_engine.rtl.config_chain import WORD_BITS
-from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.backends import run as backend_run
 from wafer_engine.sw.cli.main import main
 from wafer_engine.sw.swarm import cost
 from wafer_engine.sw.training import engines
-from wafer_engine.sw.training.engines import FabricEngine
 from wafer_engine.sw.training.job import summary
-from wafer_engine.sw.training.mlp import from_sizes, he_init
-from wafer_engine.sw.training.optim import Sgd
 from wafer_engine.sw.training.traffic import (KINDS, ROLES, TO_FABRIC, TO_HOST, WAVELET_BYTES,
                                               host_traffic, kind_of)
-from wafer_engine.sw.training.trainer import Trainer
-from wafer_engine.sw.training.weight_store import WeightStore
 
-ROWS, COLS, BATCH = 2, 2, 6
+from small_trainer import BATCH, COLS, ONE_RUN, ROWS, SEVERAL_RUNS, small_trainer
+
 SIZES = [8, 6, 5, 4]
-#: A PE these layers fit in one run each (drains of M x batch slice: at most 6 x 3).
-ONE_RUN = dict(colors=3, mem_words=256, acc_words=64, max_len=64)
-#: Drains of at most 8 accumulators: 2 output rows per run, so every product takes 2 or 3 runs.
-SEVERAL_RUNS = dict(ONE_RUN, max_len=8)
 
 
 def _trainer(backend, pe):
-    rng = np.random.default_rng(5)
-    spec = from_sizes(SIZES, bias=True)
-    store = WeightStore(spec, he_init(spec, rng), 0.5, Sgd.state_names)
-    engine = FabricEngine(backend, ArrayParams.build(rows=ROWS, cols=COLS, **pe))
-    return Trainer(store, Sgd(lr=0.5), engine, batch=BATCH)
+    return small_trainer(backend, pe, SIZES, seed=5, bias=True)
 
 
 def _batch():

@@ -37,8 +37,8 @@ class Decoder(wiring.Component):
       is (drop kinds in the order no task, errors, zero skip). P moves on when X is empty or
       its job is taken this cycle; a job then fills X, a drop leaves X empty (counted).
 
-    Each stage takes a new wavelet in the cycle its contents move on, so a stream of drops or of one-element jobs decodes at one wavelet per
-    cycle.
+    Each stage takes a new wavelet in the cycle its contents move on, so a stream of drops or
+    of one-element jobs decodes at one wavelet per cycle.
 
     Parameters: the PE's :class:`wafer_engine.rtl.params.PeParams` (``colors``,
     ``mem_words``, ``acc_words`` and ``max_len`` matter here).

@@ -31,8 +31,9 @@ kind                        direction  what
 
 Units: one edge wavelet carries a 32-bit payload (:class:`~wafer_engine.rtl.wavelet.Payload`,
 :data:`WAVELET_BYTES` = :data:`~wafer_engine.rtl.wavelet.PAYLOAD_BYTES` bytes, the cost
-model's :data:`~wafer_engine.sw.swarm.cost.WAVELET_BYTES` too); one configuration chain word is 32 bits
-too (:data:`~wafer_engine.rtl.config_chain.WORD_BITS`), and is counted as one wavelet.
+model's :data:`~wafer_engine.sw.swarm.cost.WAVELET_BYTES` too); one configuration chain word
+is 32 bits too (:data:`~wafer_engine.rtl.config_chain.WORD_BITS`), and is counted as one
+wavelet.
 """
 
 from collections import Counter

@@ -146,8 +146,9 @@ def markdown(doc, folder=RECORD_DIR):
     worst = max((abs(float(r.split("|")[5].split()[0])) for r in rows if "%" in r),
                 default=None)
     lines = [BEGIN, "## Golden cycle prediction against the RTL, every RTL-simulated array "
-             "case", "", "Command (after `make test` and `make regress`, or `.venv/bin/python -m pytest "
-             "tests/test_array_sim.py -m 'regress or not regress'`, which record the "
+             "case", "", "Command (after `make test` and `make regress`, or "
+             "`.venv/bin/python -m pytest tests/test_array_sim.py -m 'regress or not regress'`, "
+             "which record the "
              "regression runs; the 4x4 runs in `make regress`):", "", "```sh",
              COMMAND, "```", "", provenance(COMMAND), "",
              "RTL cycles count from the first wavelet the RTL took in to the last one it sent "
