@@ -16,7 +16,7 @@ import pytest
 
 from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.sw.sim.verilator import WAIVERS
-from wafer_engine.tb.bench import fast_models, host, large, scale, waivers
+from wafer_engine.tb.bench import fast_models, host, large, scale, training_cycles, waivers
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
@@ -168,6 +168,18 @@ def test_training_step_rows_match_the_cycle_model():
     cells = row.split(" | ")
     cells[1] = str(int(cells[1]) + 1)
     assert missing_rows(section.replace(row, " | ".join(cells)), rows) == [row]
+
+
+def test_training_cycle_rows_match_a_dense_epoch():
+    """docs/training.md's "Where the cycles go": the dense 4x4 epoch (a few seconds) rerun,
+    its rows must be the table's, and a changed figure must show."""
+    name = "dense 4x4"
+    rows = training_cycles.rows({name: training_cycles.measure(training_cycles.RUNS[name])})
+    section = _text("docs/training.md").split(training_cycles.BEGIN, 1)[1]
+    section = section.split(training_cycles.END, 1)[0]
+    assert len(rows) == 4 and missing_rows(section, rows) == []
+    changed = section.replace(rows[-1], rows[-1].replace(" | 100 % | ", " | 99 % | "))
+    assert missing_rows(changed, rows) == [rows[-1]]
 
 
 def scale_problems(text):

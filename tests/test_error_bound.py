@@ -202,7 +202,8 @@ def _wgrad(rows, cols, m, n, batch):            # tests/test_wgrad.py
     x = rng.standard_normal((n, batch))
     work = wgrad_program(mask, dy, x, ArrayParams.build(rows=rows, cols=cols, **PE))
     result = run_workload(work, "golden")
-    dw = collect_gradients([result.outputs[o] for o in work.outputs], mask, dy, cols)
+    dw = collect_gradients([result.outputs[o] for o in work.outputs], mask, dy,
+                           work.program.params)
     # Off the mask nothing is computed: compare the mask's positions (dw is +0 elsewhere).
     return np.where(mask, dw, np.nan), dy, x.T, chain_additions(batch, rows), False, False
 

@@ -57,7 +57,8 @@ def test_wgrad_fast_matches_exact_model(rows, cols, m, n, batch, density, relu):
     dy = rng.standard_normal((m, batch)) * (rng.random((m, 1)) < 0.7)
     work = wgrad_program(mask, dy, x, ArrayParams.build(rows=rows, cols=cols, **PE))
     exact = run_workload(work, "golden")
-    dw = collect_gradients([exact.outputs[o] for o in work.outputs], mask, dy, cols)
+    dw = collect_gradients([exact.outputs[o] for o in work.outputs], mask, dy,
+                           work.program.params)
     dw_fast, stats = wgrad_fast(mask, dy, x, ArrayParams.build(rows=rows, cols=cols, **PE))
     assert np.array_equal(dw.view(np.uint32), dw_fast.view(np.uint32))
     assert stats.fmac_ops == exact.total("fmac_issues")

@@ -50,10 +50,10 @@ def program(task, color=0, **params):
     return PeProgram({color: task}, params=PeParams(**params))
 
 
-@pytest.mark.parametrize("op", ["FOO", 6, -1, None, 2.0, True])
+@pytest.mark.parametrize("op", ["FOO", 7, -1, None, 2.0, True])
 def test_unknown_op(op):
     with pytest.raises(ValueError, match=exact(f"Color 0 task op must be one of NONE, STORE, "
-                                               f"AXPY, MAC, REDUCE, GRAD, not {op!r}")):
+                                               f"AXPY, MAC, REDUCE, GRAD, GRAD_ACC, not {op!r}")):
         program(Task(op))
 
 
@@ -155,6 +155,9 @@ def test_footprint_outside_memory():
     with pytest.raises(ValueError, match=r"^Color 0 task mem footprint 60..67 is outside mem "
                                          r"\(0..63\)$"):
         program(Task("GRAD", len=4, mem_a=0, mem_b=60, rows=2), mem_words=64)
+    with pytest.raises(ValueError, match=r"^Color 0 task acc footprint 1000..1031 is outside "
+                                         r"acc \(0..1023\)$"):
+        program(Task("GRAD_ACC", len=4, mem_b=8, acc=1000, slots=32))
 
 
 def test_memory_images():

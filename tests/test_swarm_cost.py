@@ -83,13 +83,14 @@ def test_tree_sum_is_the_same_from_any_cover():
 def test_layer_cycles_are_the_closed_forms():
     # 1 x 1 array, W 2 x 3 dense, batch 1: forward 6 weights + 16 (the PE's fill) + a hop
     # for the row + (2 results + one chain step, 17 cycles in the PE and 2 hops, per column);
-    # backward data likewise with 3 results; gradient: six one-element GRADs, one per cycle,
-    # + 16 + 1 + 2 hops east.
+    # backward data likewise with 3 results; gradient: one round of six one-element GRAD_ACCs,
+    # one per cycle, + 16 + 2 until quiet, then the drain of 6 slots and one chain step (17
+    # cycles in the PE and 2 hops) for the row.
     h = HOP_CYCLES
     cycles = layer_cycles(2, 3, 1, ArrayParams.build(rows=1, cols=1))
     assert cycles == {"forward": 6 + 16 + h + 2 + 17 + 2 * h,
                       "backward_data": 6 + 16 + h + 3 + 17 + 2 * h,
-                      "weight_grad": 6 + 16 + 1 + 2 * h}
+                      "weight_grad": 6 + 16 + 2 + 6 + 17 + 2 * h}
 
 
 def test_a_gpt3_sized_layer_in_well_under_a_minute():

@@ -38,6 +38,13 @@ def _nonzero16(a):
                                 & 0x7FFF))
 
 
+def _column_slices(n):
+    """The input features of each array column: contiguous, the first ones one longer."""
+    base, extra = divmod(max(n, COLS), COLS)
+    bounds = np.cumsum([0] + [base + (c < extra) for c in range(COLS)])
+    return [slice(int(lo), int(hi)) for lo, hi in zip(bounds, bounds[1:])]
+
+
 def _spied_step(trainer, monkeypatch):
     """Run one step's gradients, recording what the passes returned and what every backend
     run was handed and gave back (configuration words, edge wavelets in, wavelets out)."""
@@ -66,7 +73,7 @@ def _spied_step(trainer, monkeypatch):
 def _independent_count(trainer, seen, sent):
     """What one step moves, per kind, from the layer shapes, the batch and what the passes
     returned: every X and dY block is a dense fp16 memory image, results leave as non-zero
-    fp16 only, a gradient as one fp32 partial sum per array row and position."""
+    fp16 only, a gradient column's sums as one fp32 wavelet per slot and round."""
     store = trainer.store
     layers = len(store.weights)
     count = Counter()
@@ -85,10 +92,23 @@ def _independent_count(trainer, seen, sent):
     for (layer, *_), y in seen["forward"]:
         count["logits" if layer == layers - 1 else "activations_to_host"] += np.count_nonzero(y)
     count["error_to_host"] = sum(np.count_nonzero(dh) for _, dh in seen["backward_data"])
+    pe = trainer.engine.params.pe
+    slots = min(pe.max_len, pe.acc_words)
     for (_, mask, dy, _), _ in seen["weight_grad"]:
         live = np.any(np.asarray(dy, np.float64).astype(np.float16) != 0, axis=1)
-        count["gradient_positions"] += int(np.count_nonzero(mask & live[:, None]))
-    count["weight_gradients"] = ROWS * count["gradient_positions"]
+        positions = mask & live[:, None]
+        count["gradient_positions"] += int(np.count_nonzero(positions))
+        # Each column of PEs computes its features' positions in rounds of at most `slots`
+        # (as many rounds as the busiest column needs, spread evenly); each round with
+        # positions takes one drain command and sends all the column's slots.
+        per_column = [int(np.count_nonzero(positions[:, f])) for f in _column_slices(
+            positions.shape[1])]
+        rounds = -(-max(per_column) // slots)
+        for n_c in per_column:
+            if n_c:
+                length = -(-n_c // rounds)
+                count["commands"] += -(-n_c // length)
+                count["weight_gradients"] += -(-n_c // length) * length
     operands = sum(count[k] for k in ("input_batch", "activations_to_fabric", "error_to_fabric"))
     count["program"] = sent["to_fabric"] - operands - count["weights"] - count["commands"] \
         - count["gradient_positions"]

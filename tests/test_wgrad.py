@@ -7,9 +7,11 @@ import pytest
 
 from wafer_engine.fabric.workloads.error_bound import chain_additions, reference_bound
 from wafer_engine.fabric.model.wavelet import Wavelet
-from wafer_engine.fabric.workloads.common import to_fp16_bits
-from wafer_engine.fabric.workloads.wgrad import (G_COLOR, OUT_COLOR, collect_gradients, grad_positions,
-                                    reduce_partials, wgrad_program)
+from wafer_engine.fabric.workloads.common import split, to_fp16_bits
+from wafer_engine.fabric.workloads.wgrad import (CHAIN_COLORS, G_COLOR, collect_gradients,
+                                                 grad_positions, grad_rounds, reduce_partials,
+                                                 wgrad_program)
+from wafer_engine.rtl.pe import Command
 from wafer_engine.rtl.ports import Port
 from wafer_engine.sw.backends.run import run_workload
 from wafer_engine.rtl.params import ArrayParams
@@ -27,15 +29,20 @@ def test_wgrad_matches_numpy(rows, cols, m, n, batch):
     x = rng.standard_normal((n, batch))
     work = wgrad_program(mask, dy, x, ArrayParams.build(rows=rows, cols=cols, **PE))
     result = run_workload(work, "golden")
-    dw = collect_gradients([result.outputs[o] for o in work.outputs], mask, dy, cols)
+    dw = collect_gradients([result.outputs[o] for o in work.outputs], mask, dy,
+                           work.program.params)
     # fp32 sums of each row's batch slice, then R - 1 more additions; the result stays fp32.
     ref, bound = reference_bound(dy, x.T, chain_additions(batch, rows), fp16_result=False)
     ref = ref * mask
     assert np.all(np.abs(dw - ref) <= bound), np.max(np.abs(dw - ref) / bound)
     assert np.all(dw[~mask] == 0) and np.all(dw[1] == 0)
-    sent = np.count_nonzero(mask & (np.arange(m) != 1)[:, None])
-    assert result.wavelets_in == sent
-    assert all(len(result.outputs[o]) == sent for o in work.outputs)
+    live = mask & (np.arange(m) != 1)[:, None]
+    per_column = [int(live[:, f].sum()) for f in split(n, cols)]
+    rounds, lengths = grad_rounds(per_column, PE["max_len"])
+    # One index wavelet per position, one drain per column and round; each drain sends the
+    # column's slots once.
+    assert result.wavelets_in == live.sum() + cols * rounds
+    assert [len(result.outputs[o]) for o in work.outputs] == [rounds * k for k in lengths]
     assert result.total("errors") == result.total("no_task") == 0
 
 
@@ -43,17 +50,35 @@ def test_wgrad_layout_and_streams():
     mask = np.array([[True, False, True], [False, True, True]])         # M = 2, N = 3
     dy = np.array([[1.0, 2.0], [3.0, 4.0]])                             # B = 2
     x = np.array([[5.0, 6.0], [7.0, 8.0], [9.0, 10.0]])
-    work = wgrad_program(mask, dy, x, ArrayParams.build(rows=2, cols=2, **PE))
-    # Column 0 owns features {0, 1} (jbits 1), column 1 owns {2} (jbits 0); one phase each.
+    params = ArrayParams.build(rows=2, cols=2, **dict(PE, max_len=1))
+    work = wgrad_program(mask, dy, x, params)
+    # Column 0 owns features {0, 1} (jbits 1), column 1 owns {2} (jbits 0); both columns have
+    # two positions, one slot each with max_len 1: two rounds, each a GRAD_ACC phase (slot 0)
+    # and a drain phase.
+    drain = [Wavelet(CHAIN_COLORS[0], Command.DRAIN.value, control=1)]
     assert work.phases == [
-        {(Port.N,
-          0): [Wavelet.half(G_COLOR, 0, 0 << 1 | 0), Wavelet.half(G_COLOR, 0, 1 << 1 | 1)]},
-        {(Port.N, 1): [Wavelet.half(G_COLOR, 0, 0), Wavelet.half(G_COLOR, 0, 1)]}]
-    # PE (1, 0): X[{0, 1}, {1}] then dY[:, {1}].
-    assert work.program.pes[(1,
-                             0)].mem == dict(enumerate(to_fp16_bits([6.0, 8.0, 2.0, 4.0]).tolist()))
-    task = work.program.pes[(1, 0)].tasks[G_COLOR]
-    assert (task.mem_a, task.mem_b, task.len, task.out_color) == (0, 2, 1, OUT_COLOR)
+        {(Port.N, 0): [Wavelet.half(G_COLOR, 0, 0 << 1 | 0)],
+         (Port.N, 1): [Wavelet.half(G_COLOR, 0, 0)]},
+        {(Port.N, 0): drain, (Port.N, 1): drain},
+        {(Port.N, 0): [Wavelet.half(G_COLOR, 0, 1 << 1 | 1)],
+         (Port.N, 1): [Wavelet.half(G_COLOR, 0, 1)]},
+        {(Port.N, 0): drain, (Port.N, 1): drain}]
+    assert work.outputs == [(Port.S, 0), (Port.S, 1)]
+    # PE (1, 0): X[{0, 1}, {1}] then dY[:, {1}]; it adds its slot to row 0's on the second
+    # chain color and sends the sum on the first, south.
+    pe = work.program.pes[(1, 0)]
+    assert pe.mem == dict(enumerate(to_fp16_bits([6.0, 8.0, 2.0, 4.0]).tolist()))
+    task = pe.tasks[G_COLOR]
+    assert (task.op.name, task.mem_a, task.mem_b, task.len, task.acc) == ("GRAD_ACC", 0, 2, 1, 0)
+    chain = pe.tasks[CHAIN_COLORS[1]]
+    assert (chain.op.name, chain.len, chain.out_color) == ("REDUCE", 1, CHAIN_COLORS[0])
+    assert work.program.pes[(0, 0)].tasks[CHAIN_COLORS[0]].out_color == CHAIN_COLORS[1]
+
+
+def test_rounds_spread_positions_evenly():
+    # The busiest column sets the rounds; each column's are as even as the rounds allow.
+    assert grad_rounds([130, 64, 0, 3], 64) == (3, [44, 22, 0, 1])
+    assert grad_rounds([0, 0], 64) == (0, [0, 0])
 
 
 def test_reduce_partials_is_row_ordered_fp32():
@@ -73,8 +98,9 @@ def test_grad_positions_skip_dead_rows():
     ((np.ones((2, 3), bool), np.ones((2, 4)), np.ones((4, 4))), "Gradient shapes do not match"),
     ((np.ones((2, 3), bool), np.full((2, 4), np.nan), np.ones((3, 4))), "dY holds NaN"),
     ((np.ones((2, 3), bool), np.ones((2, 4)), np.full((3, 4), np.inf)), "X holds NaN"),
-    ((np.ones((300, 3), bool), np.ones((300, 4)), np.ones((3, 4))),
-     "needs 300 x 4 = 1200 accumulators per PE"),
+    ((np.ones((17, 4096), bool), np.ones((17, 1)), np.ones((4096, 1))),
+     r"Weight index \(i << 12\) \| j does not fit 16 bits: 4096 input features per column "
+     r"take 12 bits, leaving room for 16 output rows, not M = 17"),
     ((np.ones((100, 3), bool), np.ones((100, 4)), np.ones((3, 4))),
      r"The X and dY blocks per PE need \(3 \+ 100\) x 4 = 412 words of mem; the PE has "
      "mem_words 256"),
@@ -88,5 +114,7 @@ def test_wgrad_errors(args, message):
 def test_collect_rejects_a_short_stream():
     mask = np.ones((2, 2), dtype=bool)
     dy = np.ones((2, 2))
-    with pytest.raises(ValueError, match="Row 0 sent 1 partial sums for 4 gradient positions"):
-        collect_gradients([[(0, Wavelet(OUT_COLOR, 0))]], mask, dy, 1)
+    params = ArrayParams.build(rows=1, cols=1, **PE)
+    with pytest.raises(ValueError, match="Column 0 sent 1 sums; its 1 rounds of 4 slots "
+                                         "drain 4"):
+        collect_gradients([[(0, Wavelet(CHAIN_COLORS[0], 0))]], mask, dy, params)

@@ -9,8 +9,9 @@ addition of the fabric in the fabric's order:
   of the non-zero weights ``w_ij``, ``j`` in ``J_c`` rising, as ``acc = fp32_add(product,
   acc)`` from +0; the row's chain then adds column by column, ``s = fp32_add(s, acc_c)``, and
   the last column applies the optional ReLU, converts to fp16 and drops zeros.
-* Weight gradient (:mod:`.workloads.wgrad`): the GRAD dot products over each batch slice, in
-  ``b`` order from +0, then :func:`~.workloads.wgrad.reduce_partials` over the rows.
+* Weight gradient (:mod:`.workloads.wgrad`): the GRAD_ACC dot products over each batch slice,
+  in ``b`` order from +0, then the column's chain, :func:`~.workloads.wgrad.reduce_partials`
+  over the rows.
 
 ``tests/test_fast_model.py`` checks the values bit for bit and the cycle counts against the
 cycle-exact model. The cycle counts come from the closed forms of docs/workloads.md (dense
@@ -26,8 +27,9 @@ from wafer_engine.rtl.router import HOP_CYCLES
 from wafer_engine.fabric.model.fp_model import fp16_mul, fp32_add, fp32_relu, fp32_to_fp16
 from wafer_engine.fabric.workloads.common import split, to_fp16_bits
 from wafer_engine.fabric.workloads.gemm import check_gemm_operands
-from wafer_engine.fabric.workloads.wgrad import (check_wgrad_operands, grad_positions,
-                                                 reduce_partials)
+from wafer_engine.fabric.workloads.wgrad import (check_wgrad_operands, grad_columns,
+                                                 grad_drains, grad_positions, grad_rounds,
+                                                 grad_slots, reduce_partials)
 
 __all__ = ["FabricStats", "gemm_fast", "wgrad_fast", "gemm_cycles", "wgrad_cycles",
            "column_issue_cycles", "grad_issue_cycles", "chain_reduction_cycles", "PE_LATENCY",
@@ -46,6 +48,9 @@ _UNSENT = 2
 #: GRAD jobs of one color issue round-robin in groups of this many, one product per cycle; a
 #: job's elements are this many cycles apart (each add needs the previous sum).
 _GRAD_GROUP = 4
+#: From a GRAD_ACC phase's last issue in the busiest PE to the array quiet: the last element's
+#: accumulator write and the quiet check (measured on the cycle-exact model).
+_GRAD_ACC_TAIL = PE_LATENCY + 2
 
 
 @dataclass
@@ -131,20 +136,36 @@ def grad_issue_cycles(count, length):
     return groups * _GRAD_GROUP * length + (_GRAD_GROUP * (length - 1) + rest if rest else 0)
 
 
-def wgrad_cycles(positions_per_column, batch, rows):
-    """Estimated cycles of the weight gradient: one phase per column. The index wavelets
-    reach row ``r`` ``r`` hops after row 0, and row ``r``'s PE issues its GRADs over its batch
-    slice in :func:`grad_issue_cycles`; the phase ends with the last row's last result after
-    the PE latency, one cycle more than a GEMM's fill (measured on the cycle-exact model), and
-    the hops east to the edge."""
+def wgrad_cycles(positions_per_column, batch, rows, slots):
+    """Estimated cycles of the weight gradient (:mod:`.workloads.wgrad`): every column at once,
+    in rounds of at most ``slots`` positions per column (:func:`~.workloads.wgrad.grad_rounds`),
+    each a GRAD_ACC phase and a drain phase. GRAD_ACC phase: the index wavelets reach row ``r``
+    ``r`` hops after row 0, and row ``r``'s PE issues the round's positions over its batch
+    slice in :func:`grad_issue_cycles`; the busiest column and row set the pace, and the array
+    is quiet ``_GRAD_ACC_TAIL`` cycles after the last issue. Drain phase: the longest column's
+    ``K_c`` sums leave one per cycle behind one chain step per row. Both measured on the
+    cycle-exact model, where the sum of the phases equals the run's span from the first
+    wavelet in to the last sum out."""
     parts = split(batch, rows)
-    cols = len(positions_per_column)
+    rounds, lengths = grad_rounds(positions_per_column, slots)
+    if not rounds:
+        return 0
+    # Round q's positions per column; a round costs what its busiest column and its longest
+    # drain cost (grad_issue_cycles rises with the count), so rounds alike are counted once.
+    counts, lengths = np.asarray(positions_per_column), np.asarray(lengths)
+    q = np.arange(rounds)[:, None]
+    per_round = np.clip(np.minimum(counts, (q + 1) * lengths) - q * lengths, 0, None)
+    busiest = per_round.max(axis=1)
+    drain = np.where(per_round > 0, lengths, 0).max(axis=1)
+    # The last row of each slice length: the latest start among the rows of that length.
+    last_row = {len(part): r for r, part in enumerate(parts)}
     total = 0
-    for c, count in enumerate(positions_per_column):
+    for (count, k), times in zip(*np.unique(np.stack([busiest, drain], axis=1), axis=0,
+                                            return_counts=True)):
         if count:
-            issue = max(grad_issue_cycles(count, len(part)) + HOP_CYCLES * r
-                        for r, part in enumerate(parts))
-            total += issue + PE_LATENCY + 1 + HOP_CYCLES * (cols - c + 1)
+            issue = max(grad_issue_cycles(int(count), length) + HOP_CYCLES * r
+                        for length, r in last_row.items())
+            total += int(times) * (issue + _GRAD_ACC_TAIL + int(k) + _CHAIN_STEP * rows)
     return total
 
 
@@ -217,9 +238,11 @@ def wgrad_fast(mask, dy, x, params=None):
                 s = fp32_add(products[:, b], s)
             partials.append(s)
         dw[i, j] = reduce_partials(partials)
-    per_column = [int(np.count_nonzero((positions[:, 1] >= f.start)
-                                       & (positions[:, 1] < f.stop))) for f in split(n, cols)]
-    stats = FabricStats(cycles=wgrad_cycles(per_column, batch, rows),
+    mine, _, lengths = grad_columns(mask, dy16, params)
+    per_column = [len(p) for p in mine]
+    drains = grad_drains(per_column, lengths)
+    stats = FabricStats(cycles=wgrad_cycles(per_column, batch, rows, grad_slots(params.pe)),
                         fmac_ops=len(positions) * batch, zero_skipped=0,
-                        wavelets=len(positions), wavelets_out=len(positions) * rows)
+                        wavelets=len(positions) + sum(drains),
+                        wavelets_out=sum(d * k for d, k in zip(drains, lengths)))
     return dw.view(np.float32), stats

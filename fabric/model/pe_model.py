@@ -47,7 +47,7 @@ class Decoded:
 
 
 class _Task(NamedTuple):
-    """A task table row unpacked into integers (``op`` stays a code: 6 and 7 are possible)."""
+    """A task table row unpacked into integers (``op`` stays a code: 7 is possible)."""
     mem_a: int
     mem_b: int
     acc: int
@@ -88,11 +88,13 @@ _GAP = _Slot(None, None, False)
 
 
 class _Job(NamedTuple):
-    """A decoded wavelet in X or J: its issue slots, whether it is a GRAD job (those of one
-    color form groups), and the color it arrived on."""
+    """A decoded wavelet in X or J: its issue slots, whether it is a GRAD job (GRAD or
+    GRAD_ACC: those of one color form groups), the color it arrived on, and whether it is a
+    GRAD_ACC job (its sum goes to acc, so it needs no output credit)."""
     slots: list
     grad: bool
     source: int
+    to_acc: bool = False
 
 
 class PeModel:
@@ -200,7 +202,8 @@ class PeModel:
             "i": i, "j": j, "n": n,
             "mem_a": t.mem_a + row * n,
             "mem_b": t.mem_b + i * n,
-            "acc": t.acc + (i * n if t.op == Op.MAC.value else 0),
+            "acc": t.acc + (i * n if t.op == Op.MAC.value else
+                            w.value if t.op == Op.GRAD_ACC.value and not w.control else 0),
         }
 
     def _ok(self, w, t):
@@ -226,6 +229,9 @@ class PeModel:
             return len_ok and g["acc"] + n <= p.acc_words and color_ok
         if op == Op.GRAD.value:
             return len_ok and mem_a_ok and g["mem_b"] + n <= p.mem_words and color_ok
+        if op == Op.GRAD_ACC.value:
+            return (len_ok and mem_a_ok and g["mem_b"] + n <= p.mem_words
+                    and g["acc"] < p.acc_words)
         return False
 
     def _output(self, t, s, index, sparse):
@@ -277,16 +283,21 @@ class PeModel:
             self.reduce_k[w.color] = 0 if k + 1 >= t.len else k + 1
             emit = self._output(t, s, t.index_base + k, t.sparse_out)
             return _Job([_Slot(t.acc + k, _Record(None, emit, True), False)], False, w.color)
-        # GRAD: products in parallel, sums strictly in b order, starting from +0.
+        # GRAD: products in parallel, sums strictly in b order, starting from +0. GRAD_ACC
+        # writes the sum to its acc slot instead of sending it.
         x = self.mem[g["mem_b"]:g["mem_b"] + n]
         products = fp16_mul(x, self.mem[g["mem_a"]:g["mem_a"] + n])
         s = np.uint32(0)
         for b in range(n):
             s = fp32_add(products[b], s)
-        emit = self._output(t, s, 0, sparse=False)
-        slots = [_Slot(None, _Record(None, emit if b == n - 1 else None, b == n - 1), True)
+        if op == Op.GRAD_ACC:
+            self.acc[g["acc"]] = s
+            last = _Record(g["acc"], None)
+        else:
+            last = _Record(None, self._output(t, s, 0, sparse=False), True)
+        slots = [_Slot(None, last if b == n - 1 else _Record(None, None), True)
                  for b in range(n)]
-        return _Job(slots, True, w.color)
+        return _Job(slots, True, w.color, op == Op.GRAD_ACC)
 
     def _control(self, w, t, n):
         cmd = w.payload & 0xF
@@ -350,6 +361,7 @@ class PeModel:
             return slot.record, False
         # A GRAD group: slot k of round r issues element r of the group's job k.
         count, n, x = len(j.slots), len(self.group), self.x
+        credit |= j.to_acc      # GRAD_ACC sends nothing (a group is of one color and op)
         if self.round == 0 and self.slot == 0 and not credit:
             return None, False
         last = self.round == count - 1
@@ -363,7 +375,7 @@ class PeModel:
         else:
             slot = None
         self._done = slot is not None and last and self.slot == n - 1
-        self.reserved += slot is not None and self.round == 0
+        self.reserved += slot is not None and self.round == 0 and not j.to_acc
         self.slot += 1
         if self.slot == _GROUP:
             self.slot, self.round = 0, self.round + 1

@@ -53,9 +53,12 @@ class Task:
     MAC     [mem_a, mem_a + cols*len): cols values of j     [acc, acc + rows*len)
     REDUCE  --                                              [acc, acc + len)
     GRAD    [mem_a, mem_a + cols*len), [mem_b, + rows*len)  --
+    GRAD_   as GRAD                                         [acc, acc + slots)
+    ACC
     ======  ==============================================  ===========================
 
-    For MAC and GRAD, ``i`` ranges over ``rows`` and ``j`` over ``cols``, so
+    ``slots`` declares how many accumulators GRAD_ACC's wavelets address (their value
+    field, 0..slots-1). For MAC, GRAD and GRAD_ACC, ``i`` ranges over ``rows`` and ``j`` over ``cols``, so
     ``cols <= 2**jbits`` and ``rows <= 2**(16 - jbits)``.
     """
     op: object = "NONE"
@@ -71,6 +74,7 @@ class Task:
     jbits: int = 0
     rows: int = 1
     cols: int = 1
+    slots: int = 1
 
     def validated(self, color, params):
         """This task with ``op`` parsed, or ``ValueError`` naming the bad value.
@@ -84,11 +88,11 @@ class Task:
             _check_int(getattr(self, name), 0, _ADDR_MAX, name, color)
         _check_int(self.out_color, 0, params.colors - 1, "out_color", color)
         _check_int(self.jbits, 0, 15, "jbits", color)
-        for name in ("rows", "cols"):
+        for name in ("rows", "cols", "slots"):
             _check_int(getattr(self, name), 1, _ADDR_MAX + 1, name, color)
         flags = {name: _check_flag(getattr(self, name), name, color)
                  for name in ("zero_skip", "relu", "sparse_out")}
-        if op in (Op.MAC, Op.GRAD):
+        if op in (Op.MAC, Op.GRAD, Op.GRAD_ACC):
             if self.cols > 1 << self.jbits:
                 raise ValueError(f"Color {color} task has {self.cols} columns but jbits "
                                  f"{self.jbits} indexes only {1 << self.jbits}")
@@ -110,12 +114,15 @@ class Task:
             Op.REDUCE: [(Target.ACC, self.acc, self.acc + n)],
             Op.GRAD: [(Target.MEM, self.mem_a, self.mem_a + self.cols * n),
                       (Target.MEM, self.mem_b, self.mem_b + self.rows * n)],
+            Op.GRAD_ACC: [(Target.MEM, self.mem_a, self.mem_a + self.cols * n),
+                          (Target.MEM, self.mem_b, self.mem_b + self.rows * n),
+                          (Target.ACC, self.acc, self.acc + self.slots)],
         }[op]
 
     def entry(self):
         """The packed :class:`~wafer_engine.rtl.pe.task.TaskEntry` (an integer); fields must be in range."""
         values = {f.name: getattr(self, f.name) for f in fields(self)
-                  if f.name not in ("rows", "cols")}
+                  if f.name not in ("rows", "cols", "slots")}
         values["op"] = parse_op(self.op, "?")
         values["zero_skip"], values["relu"], values["sparse_out"] = (
             int(values["zero_skip"]), int(values["relu"]), int(values["sparse_out"]))

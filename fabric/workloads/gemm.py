@@ -24,7 +24,7 @@ from wafer_engine.fabric.workloads.common import (Workload, check_finite, from_f
                                                   to_fp16_bits)
 
 __all__ = ["gemm_program", "collect_matrix", "collect_matrix_fp32", "check_gemm_shape",
-           "check_gemm_operands",
+           "check_gemm_operands", "check_layout",
            "feature_index_bits",
            "W_COLOR", "PARTIAL_COLORS", "DRAIN_COLOR"]
 
@@ -61,17 +61,8 @@ def check_gemm_shape(m, n, batch, params):
     Everything is checked on the largest block, PE (0, 0): :func:`split` makes the first
     slices the longest.
     """
-    rows, cols, p = params.rows, params.cols, params.pe
-    if p.colors < _COLORS_NEEDED:
-        raise ValueError(f"The GEMM mapping needs {_COLORS_NEEDED} colors (weights and two "
-                         f"partial-sum colors); the PE has {p.colors}")
-    if n < cols:
-        raise ValueError(f"X has {n} input features for {cols} array columns: "
-                         f"{_span('column', n, cols)} would own none; use at most {n} columns")
-    if batch < rows:
-        raise ValueError(f"X has {batch} batch columns for {rows} array rows: "
-                         f"{_span('row', batch, rows)} would own none; use at most {batch} rows")
-    length, features = len(split(batch, rows)[0]), len(split(n, cols)[0])
+    p = check_layout(m, n, batch, params)
+    length, features = len(split(batch, params.rows)[0]), len(split(n, params.cols)[0])
     need = m * length
     what = f"The problem needs {m} x {length} = {need} accumulators per PE (M x batch slice)"
     if need > _LEN_LIMIT:
@@ -84,6 +75,26 @@ def check_gemm_shape(m, n, batch, params):
         raise ValueError(f"The X block per PE needs {features} x {length} = "
                          f"{features * length} words of mem (features x batch slice); the PE "
                          f"has mem_words {p.mem_words}")
+    return p
+
+
+def check_layout(m, n, batch, params):
+    """Raise ``ValueError`` (naming the values) if the layout shared by the GEMM and the weight
+    gradient (columns own input features, rows batch slices, index ``(i << jbits) | j``)
+    cannot hold an ``m`` x ``n`` layer over ``batch`` samples on the array ``params``: too few
+    colors, an array line that would own nothing, an index that does not fit 16 bits. Returns
+    the PE's :class:`~wafer_engine.rtl.params.PeParams`."""
+    rows, cols, p = params.rows, params.cols, params.pe
+    if p.colors < _COLORS_NEEDED:
+        raise ValueError(f"The GEMM mapping needs {_COLORS_NEEDED} colors (weights and two "
+                         f"partial-sum colors); the PE has {p.colors}")
+    if n < cols:
+        raise ValueError(f"X has {n} input features for {cols} array columns: "
+                         f"{_span('column', n, cols)} would own none; use at most {n} columns")
+    if batch < rows:
+        raise ValueError(f"X has {batch} batch columns for {rows} array rows: "
+                         f"{_span('row', batch, rows)} would own none; use at most {batch} rows")
+    features = len(split(n, cols)[0])
     jbits = feature_index_bits(features)
     if jbits > _JBITS_MAX:
         raise ValueError(f"{features} input features per column need jbits {jbits}; the task "

@@ -19,7 +19,7 @@ def predecode(task, armed, params):
     p = params
     op = task.op
     return Cat(~armed | (op == Op.NONE), op == Op.STORE, op == Op.AXPY, op == Op.MAC,
-               op == Op.REDUCE, op == Op.GRAD,
+               op == Op.REDUCE, (op == Op.GRAD) | (op == Op.GRAD_ACC), op == Op.GRAD_ACC,
                (task.len != 0) & (task.len <= p.max_len),
                task.out_color < p.colors,
                task.acc + task.len <= p.acc_words)
@@ -117,11 +117,14 @@ class Decoder(wiring.Component):
 
         # -- X: sums, checks and the job, from P --------------------------------------------
         # One adder per address field: what is added to the row's base is chosen before it
-        # (STORE: idx; REDUCE: the counter k; MAC: the row offsets; control wavelets: none).
+        # (STORE: idx; REDUCE: the counter k; MAC: the row offsets; GRAD_ACC: the slot in the
+        # value field; control wavelets: none).
         data_op = ~pw.control
         mem_a_row = pt.mem_a + Mux(data_op & pre.store, pw.payload.half.index, row_a)
         mem_b_row = pt.mem_b + row_i
-        acc_row = pt.acc + Mux(data_op & pre.mac, row_i, Mux(data_op & pre.reduce, k, 0))
+        acc_row = pt.acc + Mux(data_op & pre.mac, row_i,
+                               Mux(data_op & pre.reduce, k,
+                                   Mux(data_op & pre.grad_acc, pw.payload.half.value, 0)))
         index = pt.index_base + Mux(data_op & pre.reduce, k, 0)
         mem_a_ok = row_a + a_end <= p.mem_words
         mem_b_ok = row_i + b_end <= p.mem_words
@@ -164,10 +167,12 @@ class Decoder(wiring.Component):
                 ]
                 m.d.comb += ok.eq(pre.len_ok & pre.acc_ok & pre.color_ok)
             with m.If(pre.grad):
-                # The output is one fp32 sum: always dense.
-                m.d.comb += [job.grad.eq(1), job.sparse.eq(0)]
-                m.d.comb += ok.eq(pre.len_ok & mem_a_ok & mem_b_ok & pre.color_ok)
-            # Undefined op codes 6 and 7 set no flag: ok stays 0.
+                # The output is one fp32 sum: always dense. GRAD_ACC sends nothing; its slot
+                # must lie in acc instead.
+                m.d.comb += [job.grad.eq(1), job.sparse.eq(0), job.to_acc.eq(pre.grad_acc)]
+                m.d.comb += ok.eq(pre.len_ok & mem_a_ok & mem_b_ok
+                                  & Mux(pre.grad_acc, acc_row < p.acc_words, pre.color_ok))
+            # The undefined op code 7 sets no flag: ok stays 0.
             skip = pt.zero_skip & zero & (pre.axpy | pre.mac)
             with m.If(~ok):
                 m.d.comb += kind.eq(Decoded.ERROR)

@@ -31,7 +31,8 @@ class Predecoded(data.Struct):
     axpy: 1
     mac: 1
     reduce: 1
-    grad: 1
+    grad: 1         # GRAD or GRAD_ACC
+    grad_acc: 1
     len_ok: 1       # 1 <= len <= max_len
     color_ok: 1     # out_color < colors
     acc_ok: 1       # acc + len <= acc_words (AXPY, REDUCE, control wavelets)
@@ -47,7 +48,7 @@ class Fetched(data.Struct):
 class Job(data.Struct):
     """A decoded wavelet: everything the sequencer needs, with addresses already resolved.
 
-    Exactly one of ``store``, ``fmac``, ``reduce``, ``grad`` is set, or ``drain`` and/or
+    Exactly one of ``store``, ``fmac``, ``reduce``, ``grad`` (GRAD and GRAD_ACC) is set, or ``drain`` and/or
     ``clear`` for a control wavelet. ``count`` elements are issued (1 for STORE and REDUCE).
     In the sequencer the addresses, ``index`` and ``count`` advance with every issue.
     """
@@ -66,6 +67,7 @@ class Job(data.Struct):
     color: COLOR_BITS
     sparse: 1
     relu: 1
+    to_acc: 1       # GRAD_ACC: the sum is written to acc[acc], not sent
     source: COLOR_BITS  # color of the wavelet (GRAD jobs of one color share a group)
 
 
@@ -84,7 +86,8 @@ class Element(data.Struct):
     drain: 1        # out(acc[acc])
     clear: 1        # acc[acc] = +0
     first: 1        # GRAD: the running sum starts from +0
-    last: 1         # GRAD: the running sum is the output
+    last: 1         # GRAD: the running sum is the output (to_acc: written to acc[acc])
+    to_acc: 1
     fwd: 1
     acc: 16
     data: 32
@@ -103,8 +106,8 @@ class Element(data.Struct):
 
     @property
     def writes_acc(self):
-        return self.fmac | self.clear
+        return self.fmac | self.clear | (self.grad & self.last & self.to_acc)
 
     @property
     def out(self):
-        return self.reduce | self.drain | (self.grad & self.last)
+        return self.reduce | self.drain | (self.grad & self.last & ~self.to_acc)

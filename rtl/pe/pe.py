@@ -214,12 +214,16 @@ class Pe(wiring.Component):
         job, j_valid = Signal(Job, name="j"), Signal(name="j_valid")
         last = job.count == 1
         # GRAD group: slot 0..3 of a round; n jobs (1..4); round 0 while `first`. The ring
-        # ctx[0..3] holds each slot's (mem_a, mem_b): ctx[0] is J's own mem_a, mem_b and the
-        # ring turns every cycle, so the issuing slot is always ctx[0].
+        # ctx[0..3] holds each slot's (mem_a, mem_b, acc): ctx[0] is J's own and the ring
+        # turns every cycle, so the issuing slot is always ctx[0]. (acc is GRAD_ACC's slot.)
         slot = Signal(range(_GROUP), name="grad_slot")
         n = Signal(range(_GROUP + 1), name="grad_jobs")
         first = Signal(name="grad_first")
-        ring = [Signal(32, name=f"grad_ctx{k}") for k in range(1, _GROUP)]
+        # Addresses, counts and their increments keep only the bits a checked job needs
+        # (the decoder clears the others): a job's last increment may wrap, unused.
+        len_bits = p.max_len.bit_length()
+        mem_bits, acc_bits = address_bits(p.mem_words), address_bits(p.acc_words)
+        ring = [Signal(32 + acc_bits, name=f"grad_ctx{k}") for k in range(1, _GROUP)]
         grad_slot = job.grad & (slot < n)
         # A GRAD job of the same color in X joins the group at the next free slot of round 0
         # (only if there are more rounds: one-element jobs simply follow each other).
@@ -228,10 +232,12 @@ class Pe(wiring.Component):
         # group has started its elements must issue exactly _GROUP cycles apart (each meets
         # its running sum at the adder's output), so a GRAD job waits for its credit before
         # its first element only: the group's first job holds slot 0 of round 0, a job in X
-        # does not join without one.
+        # does not join without one. GRAD_ACC jobs send nothing and take no credit (a group
+        # is of one color, so of one op).
+        grad_credit = credit | job.to_acc
         join = (job.grad & first & ~last & (slot == n) & x_valid & x.grad
-                & (x.source == job.source) & credit)
-        grad_hold = job.grad & first & (slot == 0) & ~credit
+                & (x.source == job.source) & grad_credit)
+        grad_hold = job.grad & first & (slot == 0) & ~grad_credit
         hazard = ((job.fmac | job.reduce | job.drain)
                   & Cat(st.writes_acc & (st.acc == job.acc) for st in pipe[:_HAZARD]).any())
         needs_credit = job.reduce | job.drain
@@ -245,24 +251,21 @@ class Pe(wiring.Component):
             done.eq(issue & last & (~job.grad | (slot == n - 1))),
             j_load.eq(~j_valid | done),
             dec.take.eq(j_load | (j_valid & join)),
-            take_credit.eq(issue & Mux(job.grad, first, needs_credit)),
+            take_credit.eq(issue & Mux(job.grad, first & ~job.to_acc, needs_credit)),
         ]
         give_back = out_fifo.r_en.as_unsigned() + (s_push.out & ~push).as_unsigned()
         m.d.sync += reserved.eq(reserved + take_credit - give_back)
-        # Addresses, counts and their increments keep only the bits a checked job needs
-        # (the decoder clears the others): a job's last increment may wrap, unused.
-        len_bits = p.max_len.bit_length()
-        mem_bits, acc_bits = address_bits(p.mem_words), address_bits(p.acc_words)
 
         def next_mem(addr):
             return Cat((addr + 1)[:mem_bits], Const(0, 16 - mem_bits))
 
         src_a = Mux(join, x.mem_a, job.mem_a)
         src_b = Mux(join, x.mem_b, job.mem_b)
+        src_acc = Mux(join, x.acc, job.acc)[:acc_bits]
         with m.If(j_valid & job.grad & ~grad_hold):
             m.d.sync += [
-                Cat(job.mem_a, job.mem_b).eq(ring[0]),
-                ring[-1].eq(Cat(next_mem(src_a), next_mem(src_b))),
+                Cat(job.mem_a, job.mem_b, job.acc[:acc_bits]).eq(ring[0]),
+                ring[-1].eq(Cat(next_mem(src_a), next_mem(src_b), src_acc)),
                 slot.eq(slot + 1),
             ]
             for k in range(len(ring) - 1):
@@ -290,6 +293,7 @@ class Pe(wiring.Component):
             element.clear.eq(job.clear),
             element.first.eq(first),
             element.last.eq(last),
+            element.to_acc.eq(job.to_acc),
             element.acc.eq(job.acc),
             element.data.eq(job.data),
             element.index.eq(job.index),

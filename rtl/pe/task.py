@@ -8,13 +8,14 @@ __all__ = ["Op", "Command", "TaskEntry", "TASK_WORDS", "task_words", "entry_from
 
 
 class Op(enum.Enum, shape=3):
-    """What a data wavelet on a task's color does (codes 6 and 7 are undefined)."""
+    """What a data wavelet on a task's color does (code 7 is undefined)."""
     NONE = 0    #: no task: wavelets on this color are counted in ``no_task`` and dropped
     STORE = 1   #: mem[mem_a + idx] = value
     AXPY = 2    #: acc[acc + k] += value * mem[mem_a + idx*len + k], k < len
     MAC = 3     #: acc[acc + i*len + b] += value * mem[mem_a + j*len + b], b < len
     REDUCE = 4  #: out(payload + acc[acc + k]), k = per-color counter, wraps at len
     GRAD = 5    #: out(sum over b < len of mem[mem_b + i*len + b] * mem[mem_a + j*len + b])
+    GRAD_ACC = 6    #: acc[acc + value] = GRAD's sum (the wavelet's value field is a slot)
 
 
 class Command(enum.Enum, shape=4):

@@ -30,6 +30,7 @@ import numpy as np
 from wafer_engine.rtl.wavelet import PAYLOAD_BYTES
 from wafer_engine.fabric.fast.gemm import gemm_cycles, wgrad_cycles
 from wafer_engine.fabric.workloads.common import split
+from wafer_engine.fabric.workloads.wgrad import grad_slots
 
 from wafer_engine.sw.swarm.tree import check_counts, cover, shares
 
@@ -216,4 +217,4 @@ def layer_cycles(m, n, batch, params, density=1.0):
     backward = [round(density * n * len(f)) for f in split(m, cols)]
     return {"forward": gemm_cycles(forward, m, batch, rows),
             "backward_data": gemm_cycles(backward, n, batch, rows),
-            "weight_grad": wgrad_cycles(forward, batch, rows)}
+            "weight_grad": wgrad_cycles(forward, batch, rows, grad_slots(params.pe))}

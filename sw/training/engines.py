@@ -23,9 +23,10 @@ import numpy as np
 
 from wafer_engine.rtl.params import ArrayParams
 from wafer_engine.fabric.fast.gemm import FabricStats, gemm_cycles, gemm_fast, wgrad_cycles, wgrad_fast
-from wafer_engine.fabric.workloads.common import from_fp16_bits, split
+from wafer_engine.fabric.workloads.common import from_fp16_bits, split, to_fp16_bits
 from wafer_engine.fabric.workloads.gemm import gemm_program
-from wafer_engine.fabric.workloads.wgrad import collect_gradients, wgrad_program
+from wafer_engine.fabric.workloads.wgrad import (collect_gradients, grad_columns, grad_drains,
+                                                 grad_slots, wgrad_program)
 
 from wafer_engine.sw.passes.run import run_gemm_passes
 from wafer_engine.sw.training.packing import PackPlan, pack_weights, unpack_weights
@@ -143,15 +144,18 @@ class FabricEngine:
         self._count(name, layer, stats, dense, workload_traffic(work, result.outputs))
         return result
 
-    def _count_fast(self, name, layer, stats, dense, key, build):
-        """Count a run of the fast model: the configuration (and the control wavelets) of
-        the workload ``build()`` makes, once per ``key`` (its shape), and the fast model's
-        counts of the wavelets in and out."""
+    def _count_fast(self, name, layer, stats, dense, key, build, commands=None):
+        """Count a run of the fast model: the configuration (and the control wavelets, unless
+        ``commands`` gives their number) of the workload ``build()`` makes, once per ``key``
+        (what the configuration depends on), and the fast model's counts of the wavelets in
+        and out."""
         config = self._shape_traffic.get(key)
         if config is None:
             config = workload_traffic(build(), {})
             config = self._shape_traffic[key] = {r: config[r] for r in
                                                  ("program", "x", "dy", "commands")}
+        if commands is not None:
+            config = dict(config, commands=commands)
         traffic = dict(config, stream=stats.wavelets - config["commands"],
                        results=stats.wavelets_out)
         self._count(name, layer, stats, dense, traffic)
@@ -201,17 +205,22 @@ class FabricEngine:
             rows = slice(block.m.start, block.m.stop)
             mb, dyb = mask[rows], dy[rows]
             dense = wgrad_cycles([len(mb) * len(f) for f in split(n, block.params.cols)],
-                                 batch, block.params.rows)
+                                 batch, block.params.rows, grad_slots(block.params.pe))
             if self.backend == "fast":
                 dw[rows], stats = wgrad_fast(mb, dyb, x, block.params)
-                key = ("wgrad", len(mb), n, batch, block.params)
+                # The program's slots (REDUCE lengths, acc images) follow the positions per
+                # column, and so do the drain commands.
+                mine, _, lengths = grad_columns(mb, to_fp16_bits(dyb), block.params)
+                drains = grad_drains([len(p) for p in mine], lengths)
+                key = ("wgrad", len(mb), n, batch, block.params, tuple(lengths))
                 self._count_fast("weight_grad", layer, stats, dense, key,
-                                 lambda: wgrad_program(mb, dyb, x, block.params))
+                                 lambda: wgrad_program(mb, dyb, x, block.params),
+                                 commands=sum(drains))
             else:
                 work = wgrad_program(mb, dyb, x, block.params)
                 result = self._run_counted("weight_grad", layer, work, dense)
                 dw[rows] = collect_gradients([result.outputs[o] for o in work.outputs], mb,
-                                             dyb, block.params.cols)
+                                             dyb, block.params)
         return dw[:, :n_layer]
 
 

@@ -4,7 +4,7 @@ receives.
 Every fabric run of a step moves three things: the array program through the configuration
 chain (routes, task rows, accumulator images and the memory images that hold the resident
 operands), the edge wavelets of its phases (weight streams, gradient positions, drain
-commands), and the wavelets that leave at the east edge (results). :func:`workload_traffic`
+commands), and the wavelets that leave the array (results). :func:`workload_traffic`
 counts them on the workload the engine hands to the backend and on what came back, by
 *role*; :func:`kind_of` names the role's kind from the pass and the layer:
 
@@ -26,7 +26,8 @@ kind                        direction  what
 ``activations_to_host``     to host    hidden-layer results (non-zero fp16 only)
 ``logits``                  to host    the last layer's results (non-zero fp16 only)
 ``error_to_host``           to host    ``dH = W^T dZ`` (non-zero fp16 only)
-``weight_gradients``        to host    fp32 partial sums, one per array row and position
+``weight_gradients``        to host    fp32 sums, one per position (and per unused slot
+                                       of a round's drain)
 ==========================  =========  ====================================================
 
 Units: one edge wavelet carries a 32-bit payload (:class:`~wafer_engine.rtl.wavelet.Payload`,
@@ -64,11 +65,12 @@ _HEADER_WORDS = 2
 
 
 def _dy_starts(program):
-    """``{tile: address}``: where each tile's GRAD task reads ``dY`` (its ``mem_b``)."""
+    """``{tile: address}``: where each tile's GRAD or GRAD_ACC task reads ``dY`` (its
+    ``mem_b``)."""
     out = {}
     for tile, pe in program.pes.items():
         for task in pe.tasks.values():
-            if parse_op(task.op, "?") == Op.GRAD:
+            if parse_op(task.op, "?") in (Op.GRAD, Op.GRAD_ACC):
                 out[tile] = task.mem_b
     return out
 
@@ -76,7 +78,7 @@ def _dy_starts(program):
 def workload_traffic(work, outputs):
     """``Counter`` of :data:`ROLES` in wavelets for one run of ``work`` (a
     :class:`~wafer_engine.fabric.workloads.common.Workload`): its configuration chain words
-    (memory words at or past a GRAD task's ``mem_b`` are ``dy``, other memory words ``x``,
+    (memory words at or past a GRAD or GRAD_ACC task's ``mem_b`` are ``dy``, other memory words ``x``,
     everything else ``program``), its phases' edge wavelets (``commands`` if control, else
     ``stream``), and the wavelets of ``outputs`` (``{edge: [(cycle, Wavelet)]}``, what left the
     array) as ``results``."""

@@ -11,8 +11,6 @@ import argparse
 import time
 
 from wafer_engine.rtl.params import ArrayParams
-from wafer_engine.fabric.fast.gemm import wgrad_cycles
-from wafer_engine.fabric.workloads.common import split
 from wafer_engine.sw.swarm.cost import (SwarmParams, dense_traffic, layer_cycles, step_time,
                                         weak_scaling)
 from wafer_engine.tb.bench.results import commit, write_section
@@ -36,14 +34,6 @@ def gpt3_layer(density=1.0):
     start = time.perf_counter()
     cycles = layer_cycles(*LAYER, BATCH, WSE2, density)
     return cycles, time.perf_counter() - start
-
-
-def parallel_wgrad(density=1.0):
-    """Hypothetical weight-gradient cycles if every column's phase ran at once (the busiest
-    column's phase alone): what an indexed GRAD output would allow (docs/training.md)."""
-    m, n = LAYER
-    busiest = round(density * m * len(split(n, WSE2.cols)[0]))
-    return wgrad_cycles([busiest], BATCH, WSE2.rows)
 
 
 def _scaling_rows(cycles, traffic, fanin):
@@ -77,11 +67,6 @@ def markdown():
               f"{BATCH}:", ""] + header
     for fanin in (2, 4):
         lines += _scaling_rows(total, traffic, fanin)
-    fast = cycles["forward"] + cycles["backward_data"] + parallel_wgrad()
-    lines += ["", f"The same with the weight-gradient columns running at once "
-              f"(hypothetical: {fast:,} cycles per step instead of {total:,}):", ""] + header
-    for fanin in (2, 4):
-        lines += _scaling_rows(fast, traffic, fanin)
     per_layer = LAYER[0] * LAYER[1]
     lines += ["", f"Projection, fan-in 4: a model of P parameters as P / {per_layer:,} "
               "such layers (fractional), dense, each system a batch of "

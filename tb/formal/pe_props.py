@@ -338,5 +338,7 @@ class PeProps(Elaboratable):
                     Assert(job.store == (job_op == Op.STORE.value)),
                     Assert(job.fmac == ((job_op == Op.AXPY.value) | (job_op == Op.MAC.value))),
                     Assert(job.reduce == (job_op == Op.REDUCE.value)),
-                    Assert(job.grad == (job_op == Op.GRAD.value)),
+                    Assert(job.grad == ((job_op == Op.GRAD.value)
+                                        | (job_op == Op.GRAD_ACC.value))),
+                    Assert(job.to_acc == (job_op == Op.GRAD_ACC.value)),
                 ]

@@ -180,6 +180,49 @@ async def grad_exact(dut):
 
 
 @cocotb.test()
+async def grad_acc_exact(dut):
+    """GRAD_ACC writes sum_b Y[i][b] * X[j][b] to acc[acc + slot], the slot being the index
+    wavelet's value field, and sends nothing. A DRAIN on a second color right behind the
+    stream reads every slot after its last write (the hazard check and the forwarding cover
+    GRAD_ACC's write); a slot beyond acc is an error. Random input gaps and output
+    backpressure; the run sustains one product per cycle when nothing holds it up."""
+    tb = await start(dut)
+    p = tb.params
+    rng = np.random.default_rng(SEED + 11)
+    n, rows, cols, jbits = vec_len(tb), 3, 5, 4
+    slots = min(12, p.max_len, p.acc_words - 8)
+    base = p.acc_words - slots
+    x, y = small_ints(rng, (cols, n)), small_ints(rng, (rows, n))
+    drain = Task("REDUCE", len=slots, acc=base, out_color=0)
+    task = Task("GRAD_ACC", len=n, mem_a=0, mem_b=100, acc=base, rows=rows, cols=cols,
+                jbits=jbits, slots=slots)
+    await tb.load(PeProgram({0: task, 1: drain}, mem={0: x.ravel().tolist(),
+                                                      100: y.ravel().tolist()},
+                            acc={base: [0] * slots}, params=tb.params))
+    dots = y.view(np.float16).astype(np.float64) @ x.view(np.float16).astype(np.float64).T
+    for k, bp in enumerate((None, Backpressure(SEED * 10 + 11, p.colors, ports=2,
+                                               pause_rate=0.3, stall_rate=0.3))):
+        # Slots written twice keep the later sum; the drain follows the last write at once.
+        pairs = [(int(i), int(j), int(v)) for i, j, v in zip(
+            rng.integers(0, rows, 2 * slots), rng.integers(0, cols, 2 * slots),
+            rng.permutation(np.tile(np.arange(slots), 2)))]
+        stream = [Wavelet.half(0, v, i << jbits | j) for i, j, v in pairs]
+        res = await tb.run(stream + [Wavelet(1, Command.DRAIN.value, 1)], bp)
+        want = {v: int(f32_bits(dots[i, j])) for i, j, v in pairs}
+        assert [w for _, w in res.emitted] == [Wavelet(0, want[v]) for v in range(slots)]
+        if bp is None and p.in_depth >= 2 and n >= GRAD_GROUP:
+            # One product per cycle: the stream's FMACs in the cycles before the drain's
+            # first output, less the PE's fill.
+            assert res.emitted[0][0] <= 2 * slots * n + 2 * OUTPUT_ROUND_TRIP, res.emitted[0]
+    await tb.check_memories()
+    before = tb.model.counters["errors"]
+    await tb.run([Wavelet.half(0, slots - 1, 0), Wavelet.half(0, slots, 0)])
+    assert tb.model.counters["errors"] - before == 1
+    counters = await tb.check_counters()
+    assert counters["wavelets_out"] == 2 * slots
+
+
+@cocotb.test()
 async def reduce_drain_clear(dut):
     """REDUCE (dense, and sparse with ReLU), its wrapping counter, DRAIN (dense and sparse),
     CLEAR (which also restarts REDUCE), DRAIN then CLEAR, and unknown commands."""
@@ -412,7 +455,7 @@ async def errors(dut):
     # Raw table rows that the Python side rejects; each gets a data and a DRAIN wavelet.
     raw = [({"op": Op.AXPY, "len": 0}, 2),                     # length 0: both rejected
            ({"op": Op.REDUCE, "len": 1, "out_color": p.colors}, 2),     # color: both
-           ({"op": Op.NONE, "len": 1, "undefined_op": 6}, 1)]   # undefined op: data only
+           ({"op": Op.NONE, "len": 1, "undefined_op": 7}, 1)]   # undefined op: data only
     if p.max_len < 0xFFFF:
         raw.append(({"op": Op.AXPY, "len": p.max_len + 1}, 2))
     for fields, count in raw:
