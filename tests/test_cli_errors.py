@@ -131,6 +131,9 @@ COMMAND_ERRORS = [
     (["synth", "--rows", "2000"],
      "wafer synth: error: --rows 2000: Row count must be an integer between 1 and 1024, not "
      "2000"),
+    (["train", "--lr-schedule", "step"],
+     "wafer train: error: argument --lr-schedule: invalid choice: 'step' (choose from "
+     "'cosine', 'constant')"),
     ([], "wafer: error: the following arguments are required: command"),
     (["bogus"], "wafer: error: argument command: invalid choice: 'bogus' (choose from "
                 "'verilog', 'gemv', 'gemm', 'train', 'synth', 'infer')"),

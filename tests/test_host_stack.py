@@ -10,10 +10,12 @@ import pytest
 from wafer_engine.fabric.workloads.gemm import W_COLOR, gemm_program
 from wafer_engine.rtl.ports import Port
 from wafer_engine.sw.training import checkpoint as ckpt
+from wafer_engine.sw.training.engines import Float64Engine
 from wafer_engine.sw.training.mlp import from_arrays, from_sizes, he_init
-from wafer_engine.sw.training.optim import Adam, Sgd, make_optimizer
+from wafer_engine.sw.training.optim import Adam, Sgd, lr_factor, make_optimizer
 from wafer_engine.sw.training.packing import PackPlan, pack_weights, unpack_weights
 from wafer_engine.sw.training.scheduler import StreamScheduler
+from wafer_engine.sw.training.trainer import Trainer
 from wafer_engine.sw.training.weight_store import WeightStore, check_sparsity, magnitude_mask
 from wafer_engine.rtl.params import ArrayParams
 
@@ -139,8 +141,31 @@ def test_adam_first_step_is_lr_sized():
     assert np.allclose(w, [-0.01, 0.01, 0.0], atol=1e-6)
 
 
+def test_cosine_schedule_anneals_each_epoch():
+    """The factor falls from 1 by (1 + cos(pi e / E)) / 2, and a trainer with the schedule
+    trains epoch e at that fraction of its optimizer's rate."""
+    assert [lr_factor("cosine", e, 4) for e in range(4)] == pytest.approx(
+        [1.0, (1 + 2 ** -0.5) / 2, 0.5, (1 - 2 ** -0.5) / 2])
+    assert lr_factor("constant", 3, 4) == 1.0
+    rng = np.random.default_rng(0)
+    spec = from_sizes([4, 3, 2])
+    store = WeightStore(spec, he_init(spec, rng), 0.0, Sgd.state_names)
+    trainer = Trainer(store, Sgd(lr=0.2), Float64Engine(), batch=4)
+    trainer.set_lr_schedule("cosine", 4)
+    x, labels = rng.standard_normal((8, 4)), rng.integers(0, 2, 8)
+    rates = []
+    for _ in range(3):
+        trainer.train_epoch(x, labels)
+        rates.append(trainer.optimizer.lr)
+    assert rates == pytest.approx([0.2, 0.2 * (1 + 2 ** -0.5) / 2, 0.1])
+    with pytest.raises(ValueError, match="Epochs must be a positive integer, not 0"):
+        trainer.set_lr_schedule("cosine", 0)
+
+
 @pytest.mark.parametrize("call,message", [
     (lambda: make_optimizer("rmsprop"), "Optimizer must be one of sgd, adam, not 'rmsprop'"),
+    (lambda: lr_factor("step", 0, 4),
+     "Learning-rate schedule must be one of cosine, constant, not 'step'"),
     (lambda: Sgd(lr=0), "Learning rate must be positive, not 0"),
     (lambda: Sgd(momentum=1.0), r"Momentum must be in \[0, 1\), not 1.0"),
     (lambda: Adam(beta2=1.0), r"Adam beta2 must be in \[0, 1\), not 1.0")])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from wafer_engine.sw.training.data import DATASETS
 from wafer_engine.sw.training.engines import ENGINE_BACKENDS
-from wafer_engine.sw.training.optim import OPTIMIZERS
+from wafer_engine.sw.training.optim import LR_SCHEDULES, OPTIMIZERS
 from wafer_engine.sw.training.torch_io import require_torch
 from wafer_engine.sw.training.traffic import traffic_lines
 from wafer_engine.sw.cli.array_flags import add_array_flags, array_params
@@ -44,7 +44,8 @@ def _options(args):
                         model=args.model, hidden=_hidden(args.hidden or "64"),
                         bias=args.bias, prune_bias=args.prune_bias,
                         sparsity=args.sparsity, epochs=args.epochs, optimizer=args.optimizer,
-                        lr=args.lr, batch=args.batch, prune_epochs=args.prune_epochs,
+                        lr=args.lr, lr_schedule=args.lr_schedule, batch=args.batch,
+                        prune_epochs=args.prune_epochs,
                         array=array_params(args, TRAIN_ARRAY), backend=args.backend,
                         seed=args.seed,
                         checkpoint=args.checkpoint, store_dir=args.store_dir,
@@ -139,6 +140,9 @@ def add_command(commands):
     cmd.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS,
                      help="SGD with momentum 0.9 (default, lr 0.1) or Adam (lr 0.003)")
     cmd.add_argument("--lr", type=float, help="learning rate (default per optimizer)")
+    cmd.add_argument("--lr-schedule", default="cosine", choices=LR_SCHEDULES,
+                     help="learning rate over the epochs: cosine annealing from --lr toward 0 "
+                          "(default) or constant")
     cmd.add_argument("--batch", type=int, default=32, help="samples per step (default 32)")
     add_array_flags(cmd, TRAIN_ARRAY)
     cmd.add_argument("--backend", default="fast", choices=ENGINE_BACKENDS,

@@ -13,7 +13,7 @@ from wafer_engine.sw.training.checkpoint import has_checkpoint
 from wafer_engine.sw.training.data import load_data_files, load_dataset
 from wafer_engine.sw.training.engines import PASSES, FabricEngine
 from wafer_engine.sw.training.mlp import from_sizes, he_init
-from wafer_engine.sw.training.optim import make_optimizer
+from wafer_engine.sw.training.optim import lr_factor, make_optimizer
 from wafer_engine.sw.training.pass_plans import gemm_plan, wgrad_plan
 from wafer_engine.sw.training.standardize import Standardizer
 from wafer_engine.sw.training.traffic import host_traffic
@@ -46,6 +46,7 @@ class TrainOptions:
     epochs: int = 15
     optimizer: str = "sgd"
     lr: float = None
+    lr_schedule: str = "cosine"
     batch: int = 32
     prune_epochs: int = 5
     array: ArrayParams = TRAIN_ARRAY
@@ -114,6 +115,7 @@ def build_trainer(opts, engine=None, dtype=np.float32, make_trainer=None):
     x_train, y_train, x_test, y_test, classes, stats = load_training_data(opts)
     spec, weights = _model(opts, x_train.shape[1], classes)
     optimizer = make_optimizer(opts.optimizer, opts.lr)
+    lr_factor(opts.lr_schedule, 0, 1)       # the schedule's name, before any work
     if engine is None:
         engine = FabricEngine(opts.backend, opts.array)
         _check_fits(spec, opts)
@@ -121,6 +123,7 @@ def build_trainer(opts, engine=None, dtype=np.float32, make_trainer=None):
                         directory=opts.store_dir, dtype=dtype, prune_bias=opts.prune_bias)
     trainer = (make_trainer or Trainer)(store, optimizer, engine, batch=opts.batch,
                                         seed=opts.seed, prune_epochs=opts.prune_epochs)
+    trainer.set_lr_schedule(opts.lr_schedule, opts.epochs)
     trainer.extra_arrays = stats.arrays()
     return trainer, (x_train, y_train, x_test, y_test)
 
@@ -218,6 +221,7 @@ def summary(trainer, resumed=None, steps_run=None):
     out = {"loss": trainer.history["loss"], "accuracy": trainer.history["accuracy"],
            "weight_sparsity": trainer.store.zero_fraction(), "epochs": trainer.epoch,
            "steps": trainer.step_count, "resumed_after_epoch": resumed,
+           "lr_schedule": trainer.lr_schedule,
            "host": {"pack_seconds": trainer.scheduler.pack_seconds,
                     "wait_seconds": trainer.scheduler.wait_seconds,
                     "fabric_seconds": trainer.fabric_seconds,

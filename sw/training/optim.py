@@ -5,11 +5,28 @@ memory-map it. Updates touch only the mask's positions: pruned weights stay exac
 their state stays zero.
 """
 
+import math
+
 import numpy as np
 
-__all__ = ["Sgd", "Adam", "make_optimizer", "OPTIMIZERS"]
+__all__ = ["Sgd", "Adam", "make_optimizer", "OPTIMIZERS", "LR_SCHEDULES", "lr_factor"]
 
 OPTIMIZERS = ("sgd", "adam")
+#: Learning-rate schedules over a run's epochs (:func:`lr_factor`).
+LR_SCHEDULES = ("cosine", "constant")
+
+
+def lr_factor(schedule, epoch, epochs):
+    """What the learning rate is multiplied by in epoch ``epoch`` (0-based) of a run of
+    ``epochs``: ``"cosine"`` anneals it from 1 in the first epoch toward 0,
+    ``(1 + cos(pi * epoch / epochs)) / 2``; ``"constant"`` keeps 1. ``ValueError`` for another
+    name."""
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+    raise ValueError(f"Learning-rate schedule must be one of {', '.join(LR_SCHEDULES)}, not "
+                     f"{schedule!r}")
 
 
 class Sgd:

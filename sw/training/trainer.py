@@ -28,6 +28,7 @@ import numpy as np
 
 from wafer_engine.sw.training.checkpoint import load_checkpoint, save_checkpoint
 from wafer_engine.sw.training.data import check_data
+from wafer_engine.sw.training.optim import lr_factor
 from wafer_engine.sw.training.scheduler import StreamScheduler
 from wafer_engine.sw.training.weight_store import check_sparsity
 
@@ -64,7 +65,8 @@ class Trainer:
     ``batch``: samples per step (the last, incomplete batch of an epoch is dropped);
     ``seed``: data order (epoch ``e`` shuffles with ``seed + e``, so a resumed run repeats the
     uninterrupted one); ``prune_epochs``: re-prune at the start of each of the first that many
-    epochs toward the store's sparsity (0: the masks stay as made).
+    epochs toward the store's sparsity (0: the masks stay as made). The learning rate stays
+    the optimizer's unless :meth:`set_lr_schedule` gives a schedule over the run's epochs.
     """
 
     def __init__(self, store, optimizer, engine, batch=32, seed=0, prune_epochs=0):
@@ -74,6 +76,9 @@ class Trainer:
         self.batch, self.seed, self.prune_epochs = batch, seed, prune_epochs
         self.target_sparsity = list(store.sparsity)
         self.epoch, self.step_count = 0, 0
+        # (A fabric's share of a data-parallel step runs a trainer without an optimizer.)
+        self.base_lr = getattr(optimizer, "lr", None)
+        self.lr_schedule, self.run_epochs = "constant", None
         self.history = {"loss": [], "accuracy": [], "sparsity": []}
         self.scheduler = StreamScheduler(engine.prepare)
         #: Arrays saved with every checkpoint and checked on resume (the input statistics).
@@ -187,9 +192,21 @@ class Trainer:
         full = samples // self.batch
         return [order[k * self.batch:(k + 1) * self.batch] for k in range(full)]
 
+    def set_lr_schedule(self, schedule, epochs):
+        """Scale the optimizer's learning rate in every epoch by ``lr_factor(schedule, epoch,
+        epochs)`` (:func:`~wafer_engine.sw.training.optim.lr_factor`), ``epochs`` being the
+        run's total; a resumed run takes the rate of the epoch it resumes at."""
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"Epochs must be a positive integer, not {epochs!r}")
+        lr_factor(schedule, 0, epochs)          # the name's check
+        self.lr_schedule, self.run_epochs = schedule, epochs
+
     def train_epoch(self, x, labels, progress=None):
         """One epoch over samples ``x`` (S x features); returns the mean loss."""
         check_data(x, labels, self.store.spec.outputs, self.store.spec.inputs)
+        if self.lr_schedule != "constant":
+            self.optimizer.lr = self.base_lr * lr_factor(self.lr_schedule, self.epoch,
+                                                         self.run_epochs)
         if self.epoch < self.prune_epochs:
             self.store.prune([prune_schedule(t, self.epoch, self.prune_epochs)
                               for t in self.target_sparsity])
