@@ -127,6 +127,16 @@ def test_smallest_array_on_ecp5(capsys, tmp_path):
     assert r["fmax_mhz"] > 10 and r["ffs"] > 1000
 
 
+def test_the_default_tile_is_refused_on_the_up5k_by_its_counts(capsys, tmp_path):
+    """The default tile synthesises for iCE40, which has no distributed RAM (the flow drops the
+    RTL's distributed-RAM marks there), and is refused with its counts, not a Yosys error."""
+    err = _error(capsys, ["synth", "--target", "ice40-up5k", "--rows", "1", "--cols", "1",
+                          "-o", str(tmp_path)])
+    assert re.fullmatch(r"wafer synth: error: A 1x1 array \(4 colors, 4096 memory words, 1024 "
+                        r"accumulators\) does not fit ice40-up5k: synthesis needs luts \d+ > "
+                        r"5280, ffs \d+ > 5280, brams \d+ > 30 available", err), err
+
+
 @pytest.mark.regress_fpga
 def test_no_tile_fits_the_up5k(capsys, tmp_path):
     """The smallest tile passes the synthesis check (its LUT count is a lower bound on iCE40)

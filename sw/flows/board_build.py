@@ -22,7 +22,7 @@ from wafer_engine.sw.flows.fpga_build import BUILD_ROOT, describe
 from wafer_engine.sw.flows.fpga_targets import target as find_target
 from wafer_engine.sw.flows.host_array import (HOST_ARRAY_NAME, host_array_ports,
                                               write_host_array_verilog)
-from wafer_engine.sw.flows.pnr import check_fits, overflows, resources, synthesize
+from wafer_engine.sw.flows.pnr import PRE_SYNTH, check_fits, overflows, resources, synthesize
 from wafer_engine.sw.progress import SILENT, nextpnr_status, run_tool
 
 __all__ = ["BoardSpec", "BOARDS", "board", "build_board"]
@@ -127,7 +127,8 @@ def build_board(name, *, params=None, out_dir=None, baud=115200, seed=BOARD_SEED
     report = "wafer_board_report.json"
     opts = dict(nextpnr_opts=f"--timing-allow-fail --report {report} --router router2 "
                              f"--seed {seed}",
-                script_after_read="setattr -mod -set keep_hierarchy 1 tile",
+                script_after_read="; ".join(filter(None, [
+                    "setattr -mod -set keep_hierarchy 1 tile", PRE_SYNTH[tgt.family]])),
                 script_after_synth="tee -q -o wafer_board_stat.json stat -json")
     if tgt.family == "ice40":
         opts["synth_opts"] = "-dsp"

@@ -46,6 +46,11 @@ _PLACED = {
 }
 _NOT_HARDWARE = ("$scopeinfo",)
 _SYNTH = {"ecp5": "synth_ecp5", "ice40": "synth_ice40 -dsp"}
+#: Yosys commands run before synthesis, per family. iCE40 has no distributed RAM: the memories
+#: the RTL marks ``ram_style = "distributed"`` (for ECP5, where Yosys would otherwise build the
+#: smallest from flip-flops) have no valid mapping there, so the mark is dropped and Yosys
+#: picks what it can.
+PRE_SYNTH = {"ecp5": "", "ice40": "setattr -unset ram_style m:*"}
 
 
 class CapacityError(ValueError):
@@ -101,7 +106,8 @@ def synthesize(verilog, top, family, work_dir, *, keep=(), progress=SILENT):
     stat.unlink(missing_ok=True)
     reads = "; ".join(f"read_verilog {_rel(f, work)}" for f in files)
     keeps = "".join(f"setattr -mod -set keep_hierarchy 1 {m}; " for m in keep)
-    script = (f"{reads}; hierarchy -top {top}; {keeps}{_SYNTH[family]} -top {top} "
+    pre = f"{PRE_SYNTH[family]}; " if PRE_SYNTH[family] else ""
+    script = (f"{reads}; hierarchy -top {top}; {keeps}{pre}{_SYNTH[family]} -top {top} "
               f"-json {netlist.name}; tee -q -o {stat.name} stat -json")
     seconds = run_tool([str(yosys_path()), "-q", "-l", log, "-p", script], work, work / log,
                        f"yosys {_SYNTH[family]}", progress)
