@@ -28,7 +28,7 @@ from wafer_engine.fabric.model.fp_model import fp16_mul, fp32_add, fp32_relu, fp
 from wafer_engine.fabric.workloads.common import split, to_fp16_bits
 from wafer_engine.fabric.workloads.gemm import check_gemm_operands
 from wafer_engine.fabric.workloads.wgrad import (check_wgrad_operands, grad_columns,
-                                                 grad_drains, grad_positions, grad_rounds,
+                                                 grad_drains, grad_round_bounds, grad_rounds,
                                                  grad_slots, reduce_partials)
 
 __all__ = ["FabricStats", "gemm_fast", "wgrad_fast", "gemm_cycles", "wgrad_cycles",
@@ -152,11 +152,10 @@ def wgrad_cycles(positions_per_column, batch, rows, slots):
         return 0
     # Round q's positions per column; a round costs what its busiest column and its longest
     # drain cost (grad_issue_cycles rises with the count), so rounds alike are counted once.
-    counts, lengths = np.asarray(positions_per_column), np.asarray(lengths)
-    q = np.arange(rounds)[:, None]
-    per_round = np.clip(np.minimum(counts, (q + 1) * lengths) - q * lengths, 0, None)
+    lo, hi = grad_round_bounds(positions_per_column, lengths, rounds)
+    per_round = hi - lo
     busiest = per_round.max(axis=1)
-    drain = np.where(per_round > 0, lengths, 0).max(axis=1)
+    drain = np.where(per_round > 0, np.asarray(lengths), 0).max(axis=1)
     # The last row of each slice length: the latest start among the rows of that length.
     last_row = {len(part): r for r, part in enumerate(parts)}
     total = 0
@@ -225,7 +224,8 @@ def wgrad_fast(mask, dy, x, params=None):
     mask, dy, x = check_wgrad_operands(mask, dy, x, params)
     dy16, x16 = to_fp16_bits(dy), to_fp16_bits(x)
     (m, n), batch = mask.shape, x.shape[1]
-    positions = grad_positions(mask, dy16)
+    mine, rounds, lengths = grad_columns(mask, dy16, params)
+    positions = np.concatenate(mine)    # (column by column: each sum is its own)
     dw = np.zeros((m, n), dtype=np.uint32)
     if len(positions):
         i, j = positions[:, 0], positions[:, 1]
@@ -238,9 +238,8 @@ def wgrad_fast(mask, dy, x, params=None):
                 s = fp32_add(products[:, b], s)
             partials.append(s)
         dw[i, j] = reduce_partials(partials)
-    mine, _, lengths = grad_columns(mask, dy16, params)
     per_column = [len(p) for p in mine]
-    drains = grad_drains(per_column, lengths)
+    drains = grad_drains(per_column, lengths, rounds)
     stats = FabricStats(cycles=wgrad_cycles(per_column, batch, rows, grad_slots(params.pe)),
                         fmac_ops=len(positions) * batch, zero_skipped=0,
                         wavelets=len(positions) + sum(drains),

@@ -48,7 +48,8 @@ from wafer_engine.fabric.workloads.common import Workload, check_finite, split, 
 from wafer_engine.fabric.workloads.gemm import feature_index_bits, check_layout
 
 __all__ = ["wgrad_program", "check_wgrad_operands", "check_wgrad_shape", "grad_positions",
-           "grad_slots", "grad_rounds", "grad_columns", "grad_drains", "collect_gradients",
+           "grad_slots", "grad_rounds", "grad_round_bounds", "grad_columns", "grad_drains",
+           "collect_gradients",
            "reduce_partials", "G_COLOR",
            "CHAIN_COLORS"]
 
@@ -80,9 +81,13 @@ def grad_rounds(counts, slots):
     return rounds, [math.ceil(n / rounds) if rounds else 0 for n in counts]
 
 
-def _round_slices(count, length, rounds):
-    """The positions ``[lo, hi)`` of a column's rounds."""
-    return [(min(q * length, count), min((q + 1) * length, count)) for q in range(rounds)]
+def grad_round_bounds(counts, lengths, rounds):
+    """``(lo, hi)``, integer arrays of shape (``rounds``, columns): column ``c`` computes its
+    positions ``lo[q, c] .. hi[q, c] - 1`` in round ``q`` (none when they are equal), for
+    columns of ``counts`` positions in rounds of ``lengths`` (:func:`grad_rounds`)."""
+    counts, lengths = np.asarray(counts, dtype=int), np.asarray(lengths, dtype=int)
+    q = np.arange(rounds)[:, None]
+    return np.minimum(q * lengths, counts), np.minimum((q + 1) * lengths, counts)
 
 
 def check_wgrad_operands(mask, dy, x, params):
@@ -129,9 +134,10 @@ def grad_columns(mask, dy16, params):
     return mine, rounds, lengths
 
 
-def grad_drains(counts, lengths):
+def grad_drains(counts, lengths, rounds):
     """Drain commands of each column: one per round in which it has positions."""
-    return [math.ceil(n / k) if n else 0 for n, k in zip(counts, lengths)]
+    lo, hi = grad_round_bounds(counts, lengths, rounds)
+    return [int(d) for d in (hi > lo).sum(axis=0)]
 
 
 def wgrad_program(mask, dy, x, params=None):
@@ -173,11 +179,12 @@ def wgrad_program(mask, dy, x, params=None):
                                     dy16[:, list(batch_r)].reshape(-1)])
             tiles[(r, c)] = TileProgram(routes=routes, tasks=tasks, mem={0: block.tolist()})
     phases = []
+    round_lo, round_hi = grad_round_bounds([len(p) for p in mine], lengths, rounds)
     for q in range(rounds):
         stream, drain = {}, {}
         for c, (feats_c, pos) in enumerate(zip(col_parts, mine)):
             jbits = feature_index_bits(len(feats_c))
-            lo, hi = _round_slices(len(pos), lengths[c], rounds)[q]
+            lo, hi = round_lo[q, c], round_hi[q, c]
             stream[(Port.N, c)] = [Wavelet.half(G_COLOR, k, (int(i) << jbits)
                                                 | (int(j) - feats_c.start))
                                    for k, (i, j) in enumerate(pos[lo:hi])]
@@ -212,9 +219,9 @@ def collect_gradients(outputs, mask, dy, params):
     mask = np.asarray(mask, dtype=bool)
     mine, rounds, lengths = grad_columns(mask, to_fp16_bits(dy), params)
     dw = np.zeros(mask.shape, dtype=np.uint32)
+    round_lo, round_hi = grad_round_bounds([len(p) for p in mine], lengths, rounds)
     for c, (stream, pos) in enumerate(zip(outputs, mine)):
-        slices = [(lo, hi) for lo, hi in _round_slices(len(pos), lengths[c], rounds)
-                  if hi > lo]
+        slices = [(lo, hi) for lo, hi in zip(round_lo[:, c], round_hi[:, c]) if hi > lo]
         if len(stream) != lengths[c] * len(slices):
             raise ValueError(f"Column {c} sent {len(stream)} sums; its {len(slices)} rounds "
                              f"of {lengths[c]} slots drain {lengths[c] * len(slices)}")

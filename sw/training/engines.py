@@ -210,8 +210,8 @@ class FabricEngine:
                 dw[rows], stats = wgrad_fast(mb, dyb, x, block.params)
                 # The program's slots (REDUCE lengths, acc images) follow the positions per
                 # column, and so do the drain commands.
-                mine, _, lengths = grad_columns(mb, to_fp16_bits(dyb), block.params)
-                drains = grad_drains([len(p) for p in mine], lengths)
+                mine, rounds, lengths = grad_columns(mb, to_fp16_bits(dyb), block.params)
+                drains = grad_drains([len(p) for p in mine], lengths, rounds)
                 key = ("wgrad", len(mb), n, batch, block.params, tuple(lengths))
                 self._count_fast("weight_grad", layer, stats, dense, key,
                                  lambda: wgrad_program(mb, dyb, x, block.params),
