@@ -58,8 +58,8 @@ class Task:
     ======  ==============================================  ===========================
 
     ``slots`` declares how many accumulators GRAD_ACC's wavelets address (their value
-    field, 0..slots-1). For MAC, GRAD and GRAD_ACC, ``i`` ranges over ``rows`` and ``j`` over ``cols``, so
-    ``cols <= 2**jbits`` and ``rows <= 2**(16 - jbits)``.
+    field, 0..slots-1). For MAC, GRAD and GRAD_ACC, ``i`` ranges over ``rows`` and ``j`` over
+    ``cols``, so ``cols <= 2**jbits`` and ``rows <= 2**(16 - jbits)``.
     """
     op: object = "NONE"
     len: int = 1

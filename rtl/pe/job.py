@@ -48,9 +48,10 @@ class Fetched(data.Struct):
 class Job(data.Struct):
     """A decoded wavelet: everything the sequencer needs, with addresses already resolved.
 
-    Exactly one of ``store``, ``fmac``, ``reduce``, ``grad`` (GRAD and GRAD_ACC) is set, or ``drain`` and/or
-    ``clear`` for a control wavelet. ``count`` elements are issued (1 for STORE and REDUCE).
-    In the sequencer the addresses, ``index`` and ``count`` advance with every issue.
+    Exactly one of ``store``, ``fmac``, ``reduce``, ``grad`` (GRAD and GRAD_ACC) is set, or
+    ``drain`` and/or ``clear`` for a control wavelet. ``count`` elements are issued (1 for
+    STORE and REDUCE). In the sequencer the addresses, ``index`` and ``count`` advance with
+    every issue.
     """
     store: 1
     fmac: 1

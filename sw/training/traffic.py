@@ -78,10 +78,10 @@ def _dy_starts(program):
 def workload_traffic(work, outputs):
     """``Counter`` of :data:`ROLES` in wavelets for one run of ``work`` (a
     :class:`~wafer_engine.fabric.workloads.common.Workload`): its configuration chain words
-    (memory words at or past a GRAD or GRAD_ACC task's ``mem_b`` are ``dy``, other memory words ``x``,
-    everything else ``program``), its phases' edge wavelets (``commands`` if control, else
-    ``stream``), and the wavelets of ``outputs`` (``{edge: [(cycle, Wavelet)]}``, what left the
-    array) as ``results``."""
+    (memory words at or past a GRAD or GRAD_ACC task's ``mem_b`` are ``dy``, other memory
+    words ``x``, everything else ``program``), its phases' edge wavelets (``commands`` if
+    control, else ``stream``), and the wavelets of ``outputs`` (``{edge: [(cycle, Wavelet)]}``,
+    what left the array) as ``results``."""
     program = work.program
     order = chain_order(program.rows, program.cols)
     dy_from = _dy_starts(program)
