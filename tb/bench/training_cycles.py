@@ -1,5 +1,6 @@
 """Where a training step's cycles go: cycles, FMACs and FMAC utilisation per pass for the
-training runs the weight-streaming targets name, and a plot of each pass's share.
+training runs the weight-streaming targets name, a plot of each pass's share, and each run's
+host <-> fabric traffic per step by kind.
 
     .venv/bin/python -m wafer_engine.tb.bench.training_cycles --write docs/training.md
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from wafer_engine.sw.training.engines import PASSES
 from wafer_engine.sw.training.job import TRAIN_ARRAY, TrainOptions, build_trainer, run_training
+from wafer_engine.sw.training.traffic import traffic_lines
 from wafer_engine.tb.bench.results import provenance, write_section
 
 BEGIN, END = "<!-- training-cycles:begin -->", "<!-- training-cycles:end -->"
@@ -92,8 +94,12 @@ def markdown(results):
         lines.append("")
         lines.append(f"{name}: {r['steps']} steps, final test accuracy "
                      f"{100 * r['accuracy'][-1]:.2f} %.")
-    lines += ["", f"![cycles per pass]({PLOT})", "", END]
-    return "\n".join(lines)
+    lines += ["", f"![cycles per pass]({PLOT})"]
+    for name, r in results.items():
+        lines += ["", f"Host <-> fabric traffic of the {name} run, by kind "
+                      f"(`host_traffic`, \"Host traffic\" above):", ""]
+        lines += traffic_lines(r["host_traffic"])
+    return "\n".join(lines + ["", END])
 
 
 def main(argv=None):
